@@ -1,0 +1,79 @@
+"""Settings, all from environment variables with defaults that work on a developer machine.
+
+Every setting is documented in README.md (Operations -> Configuration); keep the two in step.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+
+TOPICS = ("war", "crime", "recalls", "entertainment")
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name)
+    return default if value is None or value == "" else value
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = _env(name, str(default))
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"newsflow: {name}={raw!r} is not a whole number") from None
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = _env(name, str(default))
+    try:
+        return float(raw)
+    except ValueError:
+        raise SystemExit(f"newsflow: {name}={raw!r} is not a number") from None
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = _env(name, "1" if default else "0").strip().lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SystemExit(f"newsflow: {name}={raw!r} is not a boolean (use 1/0, true/false)")
+
+
+def _topic_thresholds() -> dict[str, float]:
+    return {t: _env_float(f"NEWSFLOW_THRESHOLD_{t.upper()}", 0.5) for t in TOPICS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Kafka
+    kafka_bootstrap: str = field(default_factory=lambda: _env("KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+    topic_raw: str = field(default_factory=lambda: _env("NEWSFLOW_TOPIC_RAW", "articles.raw"))
+    topic_enriched: str = field(default_factory=lambda: _env("NEWSFLOW_TOPIC_ENRICHED", "articles.enriched"))
+    topic_deadletter: str = field(default_factory=lambda: _env("NEWSFLOW_TOPIC_DEADLETTER", "articles.deadletter"))
+    partitions: int = field(default_factory=lambda: _env_int("NEWSFLOW_PARTITIONS", 4))
+    replication_factor: int = field(default_factory=lambda: _env_int("NEWSFLOW_REPLICATION_FACTOR", 1))
+    app_id: str = field(default_factory=lambda: _env("NEWSFLOW_APP_ID", "newsflow"))
+    # Worker
+    web_host: str = field(default_factory=lambda: _env("NEWSFLOW_WEB_HOST", "127.0.0.1"))
+    web_port: int = field(default_factory=lambda: _env_int("NEWSFLOW_WEB_PORT", 6066))
+    data_dir: str = field(default_factory=lambda: _env("NEWSFLOW_DATA_DIR", "var/worker"))
+    store: str = field(default_factory=lambda: _env("NEWSFLOW_STORE", "rocksdb"))
+    shutdown_timeout_s: float = field(default_factory=lambda: _env_float("NEWSFLOW_SHUTDOWN_TIMEOUT_S", 30.0))
+    log_format: str = field(default_factory=lambda: _env("NEWSFLOW_LOG_FORMAT", "auto"))
+    log_level: str = field(default_factory=lambda: _env("NEWSFLOW_LOG_LEVEL", "INFO"))
+    static_member_id: str = field(default_factory=lambda: _env("NEWSFLOW_INSTANCE_ID", ""))
+    # Input limits
+    max_record_bytes: int = field(default_factory=lambda: _env_int("NEWSFLOW_MAX_RECORD_BYTES", 2_000_000))
+    reject_unknown_fields: bool = field(default_factory=lambda: _env_bool("NEWSFLOW_REJECT_UNKNOWN_FIELDS", False))
+    # Dedup
+    dedup_window_s: float = field(default_factory=lambda: _env_float("NEWSFLOW_DEDUP_WINDOW_S", 7 * 86400.0))
+    # Classifier
+    topic_thresholds: dict = field(default_factory=_topic_thresholds)
+
+    def describe(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def load() -> Settings:
+    return Settings()
