@@ -63,11 +63,17 @@ class Settings:
     log_format: str = field(default_factory=lambda: _env("NEWSFLOW_LOG_FORMAT", "auto"))
     log_level: str = field(default_factory=lambda: _env("NEWSFLOW_LOG_LEVEL", "INFO"))
     static_member_id: str = field(default_factory=lambda: _env("NEWSFLOW_INSTANCE_ID", ""))
+    session_timeout_s: float = field(default_factory=lambda: _env_float("NEWSFLOW_SESSION_TIMEOUT_S", 30.0))
+    heartbeat_interval_s: float = field(default_factory=lambda: _env_float("NEWSFLOW_HEARTBEAT_INTERVAL_S", 3.0))
+    rebalance_timeout_s: float = field(default_factory=lambda: _env_float("NEWSFLOW_REBALANCE_TIMEOUT_S", 60.0))
+    health_interval_s: float = field(default_factory=lambda: _env_float("NEWSFLOW_HEALTH_INTERVAL_S", 5.0))
+    stats_interval_s: float = field(default_factory=lambda: _env_float("NEWSFLOW_STATS_INTERVAL_S", 60.0))
     # Input limits
-    max_record_bytes: int = field(default_factory=lambda: _env_int("NEWSFLOW_MAX_RECORD_BYTES", 2_000_000))
+    max_record_bytes: int = field(default_factory=lambda: _env_int("NEWSFLOW_MAX_RECORD_BYTES", 1_000_000))
     reject_unknown_fields: bool = field(default_factory=lambda: _env_bool("NEWSFLOW_REJECT_UNKNOWN_FIELDS", False))
     # Dedup
     dedup_window_s: float = field(default_factory=lambda: _env_float("NEWSFLOW_DEDUP_WINDOW_S", 7 * 86400.0))
+    expiry_interval_s: float = field(default_factory=lambda: _env_float("NEWSFLOW_EXPIRY_INTERVAL_S", 3600.0))
     # Classifier
     topic_thresholds: dict = field(default_factory=_topic_thresholds)
 

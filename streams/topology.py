@@ -1,0 +1,56 @@
+"""Topic names, partition counts and routing: shared by the worker, the CLI and the tests.
+
+The stream has three hops (see README, Architecture):
+  raw -> [ingest] -> dedup-probes (by routing key) -> [index] -> dedup-answers (by article id) -> [decide] -> enriched
+All of them, and the tables' changelogs, have the same partition count: Faust requires a table's
+changelog to match the partitions of the topic its agent reads.
+"""
+from __future__ import annotations
+
+import xxhash
+
+from .config import Settings
+
+DAY_MS = 86_400_000
+
+TABLE_INDEX = "dedup-index"
+TABLE_PENDING = "dedup-pending"
+
+
+def probes_topic(s: Settings) -> str:
+    return f"{s.app_id}-dedup-probes"
+
+
+def answers_topic(s: Settings) -> str:
+    return f"{s.app_id}-dedup-answers"
+
+
+def changelog_topic(s: Settings, table: str) -> str:
+    return f"{s.app_id}-{table}-changelog"
+
+
+def partition_for(key: bytes, partitions: int) -> int:
+    """Which partition owns a routing key or an article id. Our own stable hash (not the client's
+    partitioner) so every worker, and the tests, agree without asking Kafka."""
+    return xxhash.xxh3_64_intdigest(key) % partitions
+
+
+def topic_specs(s: Settings) -> dict[str, tuple[int, dict[str, str]]]:
+    """name -> (partitions, topic configs). Retention per topic is documented in the README."""
+    n = s.partitions
+    return {
+        s.topic_raw: (n, {"retention.ms": str(7 * DAY_MS)}),
+        s.topic_enriched: (n, {"retention.ms": str(7 * DAY_MS)}),
+        s.topic_deadletter: (n, {"retention.ms": str(30 * DAY_MS)}),
+        probes_topic(s): (n, {"retention.ms": str(DAY_MS)}),
+        answers_topic(s): (n, {"retention.ms": str(DAY_MS)}),
+        changelog_topic(s, TABLE_INDEX): (n, {"cleanup.policy": "compact"}),
+        changelog_topic(s, TABLE_PENDING): (n, {"cleanup.policy": "compact"}),
+    }
+
+
+async def ensure_topics(s: Settings) -> list[str]:
+    """Create missing topics; check existing ones have the configured partition count."""
+    from .broker import create_topics
+
+    return await create_topics(s.kafka_bootstrap, topic_specs(s), replication_factor=s.replication_factor)
