@@ -103,6 +103,20 @@ class BrokerConfig:
         return self.data_dir / "data"
 
 
+def free_loopback_ports(count: int) -> list[int]:
+    """`count` distinct ports free on 127.0.0.1 right now (bound together, so never the same one twice)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 def _as_port(value, name: str) -> int:
     try:
         port = int(value)
@@ -278,8 +292,13 @@ def tail(path: Path, lines: int = 40) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def start(config: BrokerConfig, *, timeout: float = 90.0) -> dict:
-    """Start the broker in the background (or find it running) and wait until it answers Kafka requests."""
+def start(config: BrokerConfig, *, timeout: float = 90.0, die_with_parent: bool = False) -> dict:
+    """Start the broker in the background (or find it running) and wait until it answers Kafka requests.
+
+    die_with_parent: the kernel sends the broker SIGTERM when the calling process dies, so a test session
+    that is killed (and cannot run its teardown) leaves no broker behind. Off for `newsflow broker start`,
+    whose broker must outlive the command.
+    """
     pid = running_pid(config)
     if pid is not None:
         wait_until_ready(config, timeout=timeout, pid=pid)
@@ -301,6 +320,7 @@ def start(config: BrokerConfig, *, timeout: float = 90.0) -> dict:
         proc = subprocess.Popen(
             cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             cwd=config.data_dir, start_new_session=True,
+            preexec_fn=_terminate_when_parent_dies if die_with_parent else None,
         )
     config.pid_file.write_text(f"{proc.pid}\n")
     try:
@@ -309,6 +329,13 @@ def start(config: BrokerConfig, *, timeout: float = 90.0) -> dict:
         stop(config)
         raise
     return status(config)
+
+
+def _terminate_when_parent_dies() -> None:
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def wait_until_ready(
