@@ -12,19 +12,52 @@ Contract (streams.pipeline for batch, streams.app for the stream):
     result = combine(article_id, [match_or_None, ...]) -> DedupResult
     index.expire(now) -> number of articles dropped (older than the window)
     index.stats() -> IndexStats(articles, entries, bytes)
+
+Store layout (all packed bytes, so a RocksDB-backed table holds exactly what is counted):
+    posting  key = the fingerprint key itself (kind byte E/N/L/T + hash, <= 16 bytes)
+             value = 8-byte article refs, oldest first, capped per key
+    record   key = b"\\x00" + 8-byte ref (xxh3-64 of the article id)
+             value = seen_at, the group root found when the article was indexed (if any) with the
+                     tier and similarity of that match, the id strings, then the article's sketch.
+A record is written once per store (partition), however many of the article's keys land there.
 """
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-import orjson
+import numpy as np
 import xxhash
 
-from .fingerprint import Fingerprint
+from .embed import cosine
+from .fingerprint import Fingerprint, Sketch
 from .state import KeyValueStore
 
 KINDS = ("exact", "near", "rewrite")
+
+# Near tier. Resemblance alone for ordinary copies; a trimmed copy or a lead-only teaser has a
+# low resemblance but is almost wholly contained in its original AND starts the same way, so
+# containment is accepted only together with an agreeing lead. A sidebar or footer shared by two
+# different articles never changes their leads, so it cannot make them near duplicates.
+NEAR_RESEMBLANCE = 0.6
+NEAR_CONTAINMENT = 0.7
+NEAR_LEAD = 0.5
+NEAR_MIN_SHINGLES = 12  # below this a text is a headline or a stub: left to exact/rewrite
+# Rewrite tier: embedding cosine plus headline word overlap (Dice), and never when the specific
+# facts disagree: both name numbers and share none, or both name people/places and share none.
+REWRITE_SCORE = 1.2
+REWRITE_WORD_WEIGHT = 0.8
+REWRITE_MIN_COSINE = 0.6
+
+MAX_POSTING = 256  # refs kept per key; the oldest fall off first
+MAX_POSTING_TERMS = 64  # headline-term pair keys are broad: keep only the most recent articles
+MAX_CANDIDATES = 256
+
+_REC = b"\x00"
+_REC_HEAD = struct.Struct("<dB")  # seen_at, flags (bit 0: matched a group at index time)
+_REC_ROOT = struct.Struct("<dBB")  # root_seen_at, kind index, similarity * 255
+_LEN = struct.Struct("<H")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +98,7 @@ def cluster_id_for(root_id: str) -> str:
 
 
 def combine(article_id: str, matches: Iterable[Match | None]) -> DedupResult:
-    found = [m for m in matches if m is not None and m.candidate_id != article_id]
+    found = [m for m in matches if m is not None and m.candidate_id != article_id and m.root_id != article_id]
     if not found:
         return DedupResult(None, None, None, cluster_id_for(article_id))
     rank = {k: i for i, k in enumerate(KINDS)}
@@ -74,48 +107,223 @@ def combine(article_id: str, matches: Iterable[Match | None]) -> DedupResult:
     return DedupResult(root.root_id, best.kind, round(best.similarity, 4), cluster_id_for(root.root_id))
 
 
-class DedupIndex:
-    # Placeholder until the dedup issue lands: exact-content matches only.
-    _POST = b"k:"
-    _ART = b"a:"
+def article_ref(article_id: str) -> bytes:
+    return xxhash.xxh3_64_digest(article_id.encode())
 
+
+@dataclass(slots=True)
+class _Record:
+    article_id: str
+    seen_at: float
+    root_id: str  # the article itself when it matched nothing
+    root_seen_at: float
+    kind: int  # index into KINDS, -1 when it matched nothing
+    similarity: float
+    sketch: bytes
+
+    def encode(self) -> bytes:
+        ident = self.article_id.encode()
+        out = [_REC_HEAD.pack(self.seen_at, 1 if self.kind >= 0 else 0)]
+        if self.kind >= 0:
+            root = self.root_id.encode()
+            out += [_REC_ROOT.pack(self.root_seen_at, self.kind, round(self.similarity * 255)),
+                    _LEN.pack(len(root)), root]
+        out += [_LEN.pack(len(ident)), ident, self.sketch]
+        return b"".join(out)
+
+    @classmethod
+    def decode(cls, raw: bytes) -> "_Record":
+        seen_at, flags = _REC_HEAD.unpack_from(raw, 0)
+        off = _REC_HEAD.size
+        kind, sim, root = -1, 0.0, None
+        root_seen_at = seen_at
+        if flags & 1:
+            root_seen_at, kind, sim255 = _REC_ROOT.unpack_from(raw, off)
+            sim = sim255 / 255
+            off += _REC_ROOT.size
+            (n,) = _LEN.unpack_from(raw, off)
+            root = raw[off + 2:off + 2 + n].decode()
+            off += 2 + n
+        (n,) = _LEN.unpack_from(raw, off)
+        ident = raw[off + 2:off + 2 + n].decode()
+        off += 2 + n
+        return cls(ident, seen_at, root or ident, root_seen_at, kind, sim, raw[off:])
+
+    @staticmethod
+    def seen_at_of(raw: bytes) -> float:
+        return _REC_HEAD.unpack_from(raw, 0)[0]
+
+
+def _jaccard(a: np.ndarray, b: np.ndarray, bits: int = 8) -> float:
+    # One-byte minhash values agree by chance 1/256 of the time: correct for it (b-bit minhash).
+    agree = float(np.count_nonzero(a == b)) / len(a)
+    chance = 1.0 / (1 << bits)
+    return max(0.0, (agree - chance) / (1.0 - chance))
+
+
+def near_similarity(a: Sketch, b: Sketch) -> float | None:
+    """The near-tier score of two texts, or None when they are not near duplicates."""
+    if a.headline_only or b.headline_only or min(a.shingles, b.shingles) < NEAR_MIN_SHINGLES:
+        return None
+    resemblance = _jaccard(a.minhash, b.minhash)
+    if resemblance >= NEAR_RESEMBLANCE:
+        return resemblance
+    small, large = sorted((a.shingles, b.shingles))
+    # |A n B| = J (|A| + |B|) / (1 + J); containment of the smaller text in the larger one.
+    containment = min(1.0, resemblance * (small + large) / ((1.0 + resemblance) * small))
+    if containment >= NEAR_CONTAINMENT and _jaccard(a.lead, b.lead) >= NEAR_LEAD:
+        return containment
+    return None
+
+
+def facts_disagree(a: Sketch, b: Sketch) -> bool:
+    if a.numbers and b.numbers and not (a.numbers & b.numbers):
+        return True
+    return bool(a.names and b.names and not (a.names & b.names))
+
+
+def rewrite_similarity(a: Sketch, b: Sketch) -> float | None:
+    """The rewrite-tier score (embedding cosine), or None when the evidence is not enough."""
+    if not a.embedding or not b.embedding or facts_disagree(a, b):
+        return None
+    cos = cosine(a.embedding, b.embedding)
+    if cos < REWRITE_MIN_COSINE:
+        return None
+    words = 2 * len(a.terms & b.terms) / max(1, len(a.terms) + len(b.terms))
+    if cos + REWRITE_WORD_WEIGHT * words < REWRITE_SCORE:
+        return None
+    return max(0.0, min(1.0, cos))
+
+
+class DedupIndex:
     def __init__(self, store: KeyValueStore, window_s: float = 7 * 86400.0) -> None:
         self.store = store
         self.window_s = window_s
 
+    # -- reading -----------------------------------------------------------------------------
+    def _record(self, ref: bytes) -> bytes | None:
+        return self.store.get(_REC + ref)
+
+    def _candidates(self, keys: Sequence[bytes], own: bytes) -> tuple[dict[bytes, int], set[bytes]]:
+        hits: dict[bytes, int] = {}
+        exact: set[bytes] = set()
+        for key in keys:
+            posted = self.store.get(key)
+            if not posted:
+                continue
+            for i in range(0, len(posted), 8):
+                ref = posted[i:i + 8]
+                if ref != own:
+                    hits[ref] = hits.get(ref, 0) + 1
+                    if key[:1] == b"E":
+                        exact.add(ref)
+        return hits, exact
+
     def probe(self, article_id: str, fp: Fingerprint, seen_at: float,
               keys: Sequence[bytes] | None = None) -> Match | None:
         keys = fp.keys if keys is None else keys
-        best: Match | None = None
-        for key in keys:
-            posted = self.store.get(self._POST + key)
-            if posted is None:
+        own = article_ref(article_id)
+        existing = self._record(own)
+        if existing is not None:  # redelivery: answer what was decided the first time, index nothing
+            rec = _Record.decode(existing)
+            if rec.kind < 0 or rec.root_id == article_id:
+                return None
+            return Match(rec.root_id, rec.root_id, rec.root_seen_at, KINDS[rec.kind], rec.similarity)
+
+        hits, exact = self._candidates(keys, own)
+        mine = Sketch.decode(fp.sketch)
+        horizon = seen_at - self.window_s
+        ranked = sorted(hits, key=lambda r: (r not in exact, -hits[r]))[:MAX_CANDIDATES]
+        verified: list[tuple[int, float, _Record]] = []
+        for ref in ranked:
+            raw = self._record(ref)
+            if raw is None or _Record.seen_at_of(raw) < horizon:
+                continue  # expired, or its record was dropped
+            rec = _Record.decode(raw)
+            if rec.article_id == article_id:
                 continue
-            other = orjson.loads(posted)
-            if other["id"] != article_id and other["seen_at"] >= seen_at - self.window_s:
-                m = Match(other["id"], other["root"], other["root_seen_at"], "exact", 1.0)
-                if best is None or m.root_seen_at < best.root_seen_at:
-                    best = m
-        if best is None:
-            entry = {"id": article_id, "seen_at": seen_at, "root": article_id, "root_seen_at": seen_at}
-            for key in keys:
-                if self.store.get(self._POST + key) is None:
-                    self.store.put(self._POST + key, orjson.dumps(entry))
-        return best
+            if ref in exact:
+                verified.append((0, 1.0, rec))
+                continue
+            theirs = Sketch.decode(rec.sketch)
+            sim = near_similarity(mine, theirs)
+            if sim is not None:
+                verified.append((1, sim, rec))
+                continue
+            sim = rewrite_similarity(mine, theirs)
+            if sim is not None:
+                verified.append((2, sim, rec))
+
+        match: Match | None = None
+        if verified:
+            kind, sim, best = min(verified, key=lambda v: (v[0], -v[1], v[2].seen_at))
+            # The new article joins every group it matched: its root is the earliest of their roots.
+            root = min((v[2] for v in verified), key=lambda r: (r.root_seen_at, r.root_id))
+            match = Match(best.article_id, root.root_id, root.root_seen_at, KINDS[kind], sim)
+        self._index(article_id, own, fp, seen_at, keys, match)
+        return match
+
+    # -- writing -----------------------------------------------------------------------------
+    def _index(self, article_id: str, own: bytes, fp: Fingerprint, seen_at: float,
+               keys: Sequence[bytes], match: Match | None) -> None:
+        if match is None:
+            rec = _Record(article_id, seen_at, article_id, seen_at, -1, 0.0, fp.sketch)
+        else:
+            rec = _Record(article_id, seen_at, match.root_id, match.root_seen_at, KINDS.index(match.kind),
+                          match.similarity, fp.sketch)
+        self.store.put(_REC + own, rec.encode())
+        for key in dict.fromkeys(keys):
+            posted = self.store.get(key) or b""
+            if own in {posted[i:i + 8] for i in range(0, len(posted), 8)}:
+                continue
+            cap = MAX_POSTING_TERMS if key[:1] == b"T" else MAX_POSTING
+            posted = (posted + own)[-8 * cap:]
+            self.store.put(key, posted)
+
+    def adopt_root(self, article_id: str, result: DedupResult, root_seen_at: float) -> None:
+        """Record the group root that `combine` chose across partitions, so a later copy of this
+        article found only through this store still points at the group's first member."""
+        raw = self._record(article_ref(article_id))
+        if raw is None or result.duplicate_of is None:
+            return
+        rec = _Record.decode(raw)
+        if rec.kind >= 0 and (rec.root_seen_at, rec.root_id) <= (root_seen_at, result.duplicate_of):
+            return
+        rec.root_id, rec.root_seen_at = result.duplicate_of, root_seen_at
+        rec.kind = KINDS.index(result.duplicate_kind or "rewrite")
+        rec.similarity = result.similarity or 0.0
+        self.store.put(_REC + article_ref(article_id), rec.encode())
 
     def expire(self, now: float) -> int:
+        horizon = now - self.window_s
+        alive: set[bytes] = set()
+        postings: list[tuple[bytes, bytes]] = []
         dropped = 0
         for key, value in self.store.items():
-            if key.startswith(self._POST) and orjson.loads(value)["seen_at"] < now - self.window_s:
+            if key[:1] == _REC:
+                if _Record.seen_at_of(value) < horizon:
+                    self.store.delete(key)
+                    dropped += 1
+                else:
+                    alive.add(key[1:])
+            else:
+                postings.append((key, value))
+        for key, value in postings:
+            kept = b"".join(value[i:i + 8] for i in range(0, len(value), 8) if value[i:i + 8] in alive)
+            if not kept:
                 self.store.delete(key)
-                dropped += 1
+            elif len(kept) != len(value):
+                self.store.put(key, kept)
         return dropped
 
     def stats(self) -> IndexStats:
-        n = size = 0
+        articles = entries = size = 0
         for key, value in self.store.items():
-            n += 1
+            entries += 1
             size += len(key) + len(value)
-        return IndexStats(n, n, size)
+            articles += key[:1] == _REC
+        return IndexStats(articles, entries, size)
 
 
+__all__ = ["KINDS", "Match", "DedupResult", "IndexStats", "DedupIndex", "combine", "cluster_id_for",
+           "article_ref", "near_similarity", "rewrite_similarity", "facts_disagree"]

@@ -9,14 +9,65 @@ Contract:
                                deterministic across processes and short (<= 16 bytes each).
     Fingerprint.sketch       : bytes  what the index stores per article to verify a candidate
                                (compact: it is the bulk of the per-article state).
+
+Evidence, one kind per tier:
+  exact   - xxh3-128 of the article's normalised words (typography, case, datelines and page
+            furniture are gone after prepare()), key b"E" + 15 bytes of it.
+  near    - MinHash (rensa) of word 3-shingles. Keys are LSH bands over the whole text (b"N") and
+            over its lead, the first LEAD_WORDS words (b"L"), so a lead-only teaser or a copy with
+            a trimmed tail still shares keys with its original even when their Jaccard is low.
+            The sketch keeps 64 one-byte minhash values of the text and 16 of the lead, plus the
+            shingle count, so the index can estimate both resemblance and containment.
+  rewrite - an embedding of headline + lead (streams.embed, int8) and the specific facts that a
+            paraphrase keeps: names (capitalised tokens) and numbers, as 16-bit hashes. Keys are
+            pairs of salient headline terms (b"T"), which a paraphrased headline usually keeps.
+Every key is a kind byte followed by at most 15 bytes, so the stream can route it as it is.
 """
 from __future__ import annotations
 
+import re
+import struct
 from dataclasses import dataclass
+from itertools import combinations
 
+import numpy as np
+import rensa
 import xxhash
 
 from .prepare import PreparedText
+
+SHINGLE = 3  # words per shingle
+NUM_PERM = 48  # one-byte minhash values stored per text
+LSH_BANDS, LSH_ROWS = 6, 5  # keys from the first 30 values: P(key shared) ~ 0.8 at Jaccard 0.7, 0.98 at 0.85
+LEAD_WORDS = 40
+LEAD_PERM = 16
+LEAD_BANDS, LEAD_ROWS = 3, 4
+TERM_LIMIT = 4  # salient headline terms -> at most 6 pair keys
+FACT_LIMIT = 8  # names kept per article
+NUMBER_LIMIT = 4
+HEADLINE_TERMS = 8  # headline word stems kept for lexical overlap
+EMBED_LEAD_WORDS = 60
+SEED = 1_234_567
+VERSION = 1
+
+_WORD = re.compile(r"\w+")
+_FACT_TOKEN = re.compile(r"[A-Za-z][A-Za-z.'&-]*[A-Za-z]|[A-Za-z]|\d[\d,.]*\d(?:st|nd|rd|th|s)?|\d(?:st|nd|rd|th|s)?|[.!?:;\"]")
+_MUL1, _MUL2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F)
+_HEADER = struct.Struct("<BBH")
+_STOP = frozenset("""
+a about above after again against all also am an and any are as at be because been before being below between both
+but by can could did do does doing down during each few for from further had has have having he her here hers him
+his how i if in into is it its itself just me more most my no nor not now of off on once only or other our out over
+own same she should so some such than that the their them then there these they this those through to too under
+until up very was we were what when where which while who whom why will with would you your yours says said say
+new news after amid over top update updated live latest report reports breaking exclusive video watch photos
+mr mrs ms dr sir st monday tuesday wednesday thursday friday saturday sunday today yesterday tomorrow week year
+january february march april may june july august september october november december jan feb mar apr jun jul
+aug sep sept oct nov dec
+""".split())
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())}
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,9 +77,193 @@ class Fingerprint:
     sketch: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class Sketch:
+    """The decoded sketch (see Fingerprinter.fingerprint for the layout)."""
+    headline_only: bool
+    shingles: int
+    minhash: np.ndarray  # uint8[NUM_PERM]
+    lead: np.ndarray  # uint8[LEAD_PERM]
+    names: frozenset[int]
+    numbers: frozenset[int]
+    terms: frozenset[int]  # headline word stems
+    embedding: bytes  # int8 vector, b"" when no model
+
+    @classmethod
+    def decode(cls, raw: bytes | memoryview) -> "Sketch":
+        raw = bytes(raw)
+        version, flags, shingles = _HEADER.unpack_from(raw, 0)
+        if version != VERSION:
+            raise ValueError(f"sketch version {version}")
+        off = _HEADER.size
+        minhash = np.frombuffer(raw, dtype=np.uint8, count=NUM_PERM, offset=off)
+        off += NUM_PERM
+        lead = np.frombuffer(raw, dtype=np.uint8, count=LEAD_PERM, offset=off)
+        off += LEAD_PERM
+        n_names, n_numbers, n_terms, n_emb = raw[off], raw[off + 1], raw[off + 2], raw[off + 3]
+        off += 4
+        names = frozenset(struct.unpack_from(f"<{n_names}H", raw, off))
+        off += 2 * n_names
+        numbers = frozenset(struct.unpack_from(f"<{n_numbers}H", raw, off))
+        off += 2 * n_numbers
+        terms = frozenset(struct.unpack_from(f"<{n_terms}H", raw, off))
+        off += 2 * n_terms
+        return cls(bool(flags & 1), shingles, minhash, lead, names, numbers, terms, raw[off:off + n_emb])
+
+
+def _stem(word: str) -> str:
+    # Crude and deterministic: enough to equate "kills"/"killed", "Syria"/"Syrian" in routing keys.
+    word = word.lower().replace(".", "").replace("'s", "").strip("'-")
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            word = word[: -len(suffix)]
+            break
+    return word[:5]
+
+
+def _number(token: str) -> str | None:
+    low = token.lower()
+    if low in _NUMBER_WORDS:
+        return _NUMBER_WORDS[low]
+    if not token[0].isdigit():
+        return None
+    digits = re.sub(r"(st|nd|rd|th|s)$", "", low).replace(",", "")
+    if digits.endswith(".0"):
+        digits = digits[:-2]
+    return digits.rstrip(".")
+
+
+def _h16(text: str) -> int:
+    return xxhash.xxh3_64_intdigest(text.encode()) & 0xFFFF
+
+
+def _title_cased(words: list[str]) -> bool:
+    long = [w for w in words if len(w) > 3 and w[0].isalpha()]
+    return len(long) >= 3 and sum(w[0].isupper() for w in long) >= 0.8 * len(long)
+
+
+def extract_facts(title: str, lead: str) -> tuple[list[str], list[str], list[str]]:
+    """(names, numbers, headline terms), each de-duplicated in order of appearance.
+
+    Names are capitalised tokens that are not common words; in a Title Case headline
+    capitalisation says nothing, so only its acronyms count there.
+    """
+    names: list[str] = []
+    numbers: list[str] = []
+    terms: list[str] = []
+    for part, is_title in ((title, True), (lead, False)):
+        tokens = _FACT_TOKEN.findall(part)
+        title_case = is_title and _title_cased(tokens)
+        for tok in tokens:
+            if tok in '.!?:;"':
+                continue
+            num = _number(tok)
+            if num is not None:
+                if num not in numbers:
+                    numbers.append(num)
+                if is_title and num not in terms:
+                    terms.append(num)
+                continue
+            low = tok.lower()
+            if low in _STOP or len(low) < 2:
+                continue
+            stem = _stem(tok)
+            acronym = tok.replace(".", "").isupper() and len(tok.replace(".", "")) >= 2
+            if (tok[0].isupper() and not title_case) or acronym:
+                if stem not in names:
+                    names.append(stem)
+            if is_title and stem not in terms and len(stem) >= 3:
+                terms.append(stem)
+    return names, numbers, terms
+
+
+def _salient(terms: list[str], names: set[str], numbers: set[str]) -> list[str]:
+    # Names and numbers first (what a paraphrase keeps), then the longest remaining words.
+    ranked = sorted(range(len(terms)), key=lambda i: (terms[i] not in names and terms[i] not in numbers,
+                                                       -len(terms[i]), i))
+    return sorted(terms[i] for i in ranked[:TERM_LIMIT])
+
+
+def _band_keys(kind: bytes, values: np.ndarray, bands: int, rows: int) -> list[bytes]:
+    keys = []
+    for b in range(bands):
+        digest = xxhash.xxh3_64_digest(values[b * rows:(b + 1) * rows].tobytes(), seed=b)
+        keys.append(kind + bytes([b]) + digest[:7])
+    return keys
+
+
+def _shingle_hashes(word_hashes: np.ndarray) -> np.ndarray:
+    if len(word_hashes) < SHINGLE:
+        return np.unique(word_hashes)
+    a, b, c = word_hashes[:-2], word_hashes[1:-1], word_hashes[2:]
+    return np.unique((a * _MUL1) ^ (b * _MUL2) ^ c)
+
+
+def _minhash(shingles: np.ndarray, num_perm: int) -> np.ndarray:
+    if len(shingles) == 0:
+        return np.zeros(num_perm, dtype=np.uint32)
+    matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(shingles, [0, len(shingles)], num_perm, SEED)
+    return np.asarray(matrix.to_rows()[0], dtype=np.uint32)
+
+
 class Fingerprinter:
+    def __init__(self, embedder: object | None = "default", embed_dims: int = 64) -> None:
+        if embedder == "default":
+            from .embed import default_embedder
+
+            embedder = default_embedder()
+        self.embedder = embedder
+        self.embed_dims = embed_dims
+
     def fingerprint(self, prepared: PreparedText) -> Fingerprint:
-        # Placeholder until the dedup issue lands: exact content only.
-        normalised = " ".join((prepared.title + " " + prepared.text).lower().split())
-        digest = xxhash.xxh3_128_hexdigest(normalised.encode())
-        return Fingerprint(content_hash=digest, keys=(b"x" + bytes.fromhex(digest)[:15],), sketch=b"")
+        return self.fingerprint_many([prepared])[0]
+
+    def fingerprint_many(self, prepared: list[PreparedText]) -> list[Fingerprint]:
+        """Batch form: one embedding call for all articles (what batch mode uses)."""
+        parts = [self._lexical(p) for p in prepared]
+        embeddings: list[bytes] = [b""] * len(prepared)
+        if self.embedder is not None and prepared:
+            from .embed import quantise
+
+            texts = [p.title + ". " + " ".join(p.text.split()[:EMBED_LEAD_WORDS]) for p in prepared]
+            vectors = self.embedder.encode(texts)[:, : self.embed_dims]
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            vectors = vectors / np.where(norms == 0, 1.0, norms)
+            embeddings = [quantise(v) for v in vectors]
+        return [self._assemble(part, emb) for part, emb in zip(parts, embeddings)]
+
+    def _lexical(self, prepared: PreparedText) -> tuple:
+        text_words = _WORD.findall(prepared.text.lower())
+        headline_only = len(text_words) < 8
+        words = _WORD.findall(prepared.title.lower()) + text_words if headline_only else text_words
+        content_hash = xxhash.xxh3_128_hexdigest(" ".join(words).encode())
+        keys = [b"E" + bytes.fromhex(content_hash)[:15]]
+        word_hashes = np.asarray(rensa.RMinHash.hash_token_sets([words])[0], dtype=np.uint64) if words \
+            else np.zeros(0, dtype=np.uint64)
+        shingles = _shingle_hashes(word_hashes)
+        full = _minhash(shingles, NUM_PERM)
+        lead = _minhash(_shingle_hashes(word_hashes[:LEAD_WORDS]), LEAD_PERM)
+        if len(shingles) >= 1:
+            keys += _band_keys(b"N", full, LSH_BANDS, LSH_ROWS)
+            if len(words) > LEAD_WORDS:  # otherwise the lead is the text and its bands add nothing
+                keys += _band_keys(b"L", lead, LEAD_BANDS, LEAD_ROWS)
+        lead_text = " ".join(prepared.text.split()[:LEAD_WORDS * 2])
+        names, numbers, terms = extract_facts(prepared.title, lead_text)
+        salient = _salient(terms, set(names), set(numbers))
+        for a, b in combinations(salient, 2):
+            keys.append(b"T" + xxhash.xxh3_64_digest(f"{a}|{b}".encode()))
+        name_hashes = list(dict.fromkeys(_h16(n) for n in names[:FACT_LIMIT]))
+        number_hashes = list(dict.fromkeys(_h16(n) for n in numbers[:NUMBER_LIMIT]))
+        term_hashes = list(dict.fromkeys(_h16(t) for t in terms[:HEADLINE_TERMS]))
+        body = (_HEADER.pack(VERSION, int(headline_only), min(len(shingles), 0xFFFF))
+                + (full & 0xFF).astype(np.uint8).tobytes() + (lead & 0xFF).astype(np.uint8).tobytes())
+        facts = struct.pack(f"<{len(name_hashes) + len(number_hashes) + len(term_hashes)}H",
+                            *name_hashes, *number_hashes, *term_hashes)
+        counts = (len(name_hashes), len(number_hashes), len(term_hashes))
+        return content_hash, tuple(dict.fromkeys(keys)), body, counts, facts
+
+    @staticmethod
+    def _assemble(part: tuple, embedding: bytes) -> Fingerprint:
+        content_hash, keys, body, counts, facts = part
+        sketch = body + bytes([*counts, len(embedding)]) + facts + embedding
+        return Fingerprint(content_hash=content_hash, keys=keys, sketch=sketch)
