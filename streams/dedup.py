@@ -44,11 +44,18 @@ NEAR_RESEMBLANCE = 0.6
 NEAR_CONTAINMENT = 0.7
 NEAR_LEAD = 0.5
 NEAR_MIN_SHINGLES = 12  # below this a text is a headline or a stub: left to exact/rewrite
-# Rewrite tier: embedding cosine plus headline word overlap (Dice), and never when the specific
-# facts disagree: both name numbers and share none, or both name people/places and share none.
+# Rewrite tier. Headlines: embedding cosine plus headline word overlap (Dice). Full articles: a
+# static embedding of headline + lead scores every same-topic story high (two prison escapes look
+# alike), so a full-text rewrite also needs most of its names shared and some shared phrasing (the
+# quotes a spun copy keeps). Never when the specific facts disagree: both name numbers and share
+# none, or both name people/places and share none.
 REWRITE_SCORE = 1.2
 REWRITE_WORD_WEIGHT = 0.8
 REWRITE_MIN_COSINE = 0.6
+ARTICLE_REWRITE_COSINE = 0.9
+ARTICLE_REWRITE_NAMES = 3  # shared names, and at least this share of the shorter list:
+ARTICLE_REWRITE_NAME_SHARE = 0.6
+ARTICLE_REWRITE_JACCARD = 0.1
 
 MAX_POSTING = 256  # refs kept per key; the oldest fall off first
 MAX_POSTING_TERMS = 64  # headline-term pair keys are broad: keep only the most recent articles
@@ -101,10 +108,19 @@ def combine(article_id: str, matches: Iterable[Match | None]) -> DedupResult:
     found = [m for m in matches if m is not None and m.candidate_id != article_id and m.root_id != article_id]
     if not found:
         return DedupResult(None, None, None, cluster_id_for(article_id))
-    rank = {k: i for i, k in enumerate(KINDS)}
-    root = min(found, key=lambda m: (m.root_seen_at, m.root_id))
-    best = min(found, key=lambda m: (rank[m.kind], -m.similarity))
-    return DedupResult(root.root_id, best.kind, round(best.similarity, 4), cluster_id_for(root.root_id))
+    # The strongest evidence decides which group the article joins (and so its root): merging
+    # every group that some weaker tier touched would chain unrelated stories together.
+    best = min(found, key=_strength)
+    return DedupResult(best.root_id, best.kind, round(best.similarity, 4), cluster_id_for(best.root_id))
+
+
+def _quantised(similarity: float) -> float:
+    # What a record can hold (one byte): a redelivered article gets back exactly its first answer.
+    return round(similarity * 255) / 255
+
+
+def _strength(m: Match) -> tuple:
+    return (KINDS.index(m.kind), -round(m.similarity, 4), m.root_seen_at, m.root_id)
 
 
 def article_ref(article_id: str) -> bytes:
@@ -189,8 +205,13 @@ def rewrite_similarity(a: Sketch, b: Sketch) -> float | None:
     cos = cosine(a.embedding, b.embedding)
     if cos < REWRITE_MIN_COSINE:
         return None
-    words = 2 * len(a.terms & b.terms) / max(1, len(a.terms) + len(b.terms))
-    if cos + REWRITE_WORD_WEIGHT * words < REWRITE_SCORE:
+    if a.headline_only or b.headline_only:
+        words = 2 * len(a.terms & b.terms) / max(1, len(a.terms) + len(b.terms))
+        return max(0.0, min(1.0, cos)) if cos + REWRITE_WORD_WEIGHT * words >= REWRITE_SCORE else None
+    shared = len(a.names & b.names)
+    if (cos < ARTICLE_REWRITE_COSINE or shared < ARTICLE_REWRITE_NAMES
+            or shared < ARTICLE_REWRITE_NAME_SHARE * min(len(a.names), len(b.names))
+            or _jaccard(a.minhash, b.minhash) < ARTICLE_REWRITE_JACCARD):
         return None
     return max(0.0, min(1.0, cos))
 
@@ -248,18 +269,17 @@ class DedupIndex:
             theirs = Sketch.decode(rec.sketch)
             sim = near_similarity(mine, theirs)
             if sim is not None:
-                verified.append((1, sim, rec))
+                verified.append((1, _quantised(sim), rec))
                 continue
             sim = rewrite_similarity(mine, theirs)
             if sim is not None:
-                verified.append((2, sim, rec))
+                verified.append((2, _quantised(sim), rec))
 
         match: Match | None = None
         if verified:
-            kind, sim, best = min(verified, key=lambda v: (v[0], -v[1], v[2].seen_at))
-            # The new article joins every group it matched: its root is the earliest of their roots.
-            root = min((v[2] for v in verified), key=lambda r: (r.root_seen_at, r.root_id))
-            match = Match(best.article_id, root.root_id, root.root_seen_at, KINDS[kind], sim)
+            # Same order as combine(), so one store and N partitions pick the same group.
+            match = min((Match(rec.article_id, rec.root_id, rec.root_seen_at, KINDS[kind], sim)
+                         for kind, sim, rec in verified), key=_strength)
         self._index(article_id, own, fp, seen_at, keys, match)
         return match
 
@@ -287,7 +307,7 @@ class DedupIndex:
         if raw is None or result.duplicate_of is None:
             return
         rec = _Record.decode(raw)
-        if rec.kind >= 0 and (rec.root_seen_at, rec.root_id) <= (root_seen_at, result.duplicate_of):
+        if rec.kind >= 0 and rec.root_id == result.duplicate_of:
             return
         rec.root_id, rec.root_seen_at = result.duplicate_of, root_seen_at
         rec.kind = KINDS.index(result.duplicate_kind or "rewrite")

@@ -3,7 +3,7 @@
 The shipped model (streams/models/minilm-m2v, see its NOTICE) is a model2vec static model
 distilled from all-MiniLM-L6-v2 by tools/distill_model.py: an embedding is the mean of per-token
 vectors, so encoding costs a tokenizer call and a numpy gather (no torch at run time).
-Vectors are L2-normalised and quantised to int8 for storage (`quantise`).
+Vectors are L2-normalised and quantised to 4 bits a component for storage (`quantise`).
 """
 from __future__ import annotations
 
@@ -32,18 +32,29 @@ class Embedder:
 
 
 def quantise(unit: np.ndarray) -> bytes:
-    # Unit vector components are small; scale so the largest fits int8 (cosine is scale free).
+    """Signed 4-bit components, two per byte (64 dims -> 32 bytes). Cosine is scale free, so each
+    vector is scaled to use the full [-7, 7] range; the rounding error moves a cosine by ~0.01."""
     peak = float(np.abs(unit).max()) if unit.size else 0.0
-    if peak == 0.0:
-        return bytes(len(unit))
-    return np.clip(np.rint(unit * (127.0 / peak)), -127, 127).astype(np.int8).tobytes()
+    if unit.size % 2:
+        unit = np.append(unit, 0.0)
+    levels = np.zeros(unit.size, dtype=np.int8) if peak == 0.0 else \
+        np.clip(np.rint(unit * (7.0 / peak)), -7, 7).astype(np.int8)
+    nibbles = (levels & 0x0F).astype(np.uint8)
+    return (nibbles[0::2] | (nibbles[1::2] << 4)).tobytes()
+
+
+def dequantise(packed: bytes) -> np.ndarray:
+    raw = np.frombuffer(packed, dtype=np.uint8)
+    nibbles = np.empty(raw.size * 2, dtype=np.int8)
+    nibbles[0::2] = (raw & 0x0F).astype(np.int8)
+    nibbles[1::2] = (raw >> 4).astype(np.int8)
+    return np.where(nibbles > 7, nibbles - 16, nibbles).astype(np.float32)
 
 
 def cosine(a: bytes, b: bytes) -> float:
     if len(a) != len(b) or not a:
         return 0.0
-    x = np.frombuffer(a, dtype=np.int8).astype(np.float32)
-    y = np.frombuffer(b, dtype=np.int8).astype(np.float32)
+    x, y = dequantise(a), dequantise(b)
     denom = float(np.linalg.norm(x) * np.linalg.norm(y))
     return float(x @ y) / denom if denom else 0.0
 

@@ -16,9 +16,9 @@ Evidence, one kind per tier:
   near    - MinHash (rensa) of word 3-shingles. Keys are LSH bands over the whole text (b"N") and
             over its lead, the first LEAD_WORDS words (b"L"), so a lead-only teaser or a copy with
             a trimmed tail still shares keys with its original even when their Jaccard is low.
-            The sketch keeps 64 one-byte minhash values of the text and 16 of the lead, plus the
+            The sketch keeps 48 one-byte minhash values of the text and 12 of the lead, plus the
             shingle count, so the index can estimate both resemblance and containment.
-  rewrite - an embedding of headline + lead (streams.embed, int8) and the specific facts that a
+  rewrite - an embedding of headline + lead (streams.embed, 64 dims at 4 bits) and the specific facts that a
             paraphrase keeps: names (capitalised tokens) and numbers, as 16-bit hashes. Keys are
             pairs of salient headline terms (b"T"), which a paraphrased headline usually keeps.
 Every key is a kind byte followed by at most 15 bytes, so the stream can route it as it is.
@@ -40,7 +40,7 @@ SHINGLE = 3  # words per shingle
 NUM_PERM = 48  # one-byte minhash values stored per text
 LSH_BANDS, LSH_ROWS = 6, 5  # keys from the first 30 values: P(key shared) ~ 0.8 at Jaccard 0.7, 0.98 at 0.85
 LEAD_WORDS = 40
-LEAD_PERM = 16
+LEAD_PERM = 12
 LEAD_BANDS, LEAD_ROWS = 3, 4
 TERM_LIMIT = 4  # salient headline terms -> at most 6 pair keys
 FACT_LIMIT = 8  # names kept per article
@@ -87,7 +87,7 @@ class Sketch:
     names: frozenset[int]
     numbers: frozenset[int]
     terms: frozenset[int]  # headline word stems
-    embedding: bytes  # int8 vector, b"" when no model
+    embedding: bytes  # packed 4-bit vector, b"" when no model
 
     @classmethod
     def decode(cls, raw: bytes | memoryview) -> "Sketch":
