@@ -40,6 +40,8 @@ _GRAFANA_VARIABLES = {
     "$__interval": "1m",
     "$__range": "1h",
 }
+# promql_parser.MatchOp is not hashable; key by member name.
+_MATCH_OPS = {"Equal": "=", "NotEqual": "!=", "Re": "=~", "NotRe": "!~"}
 _VARIABLE = re.compile(r"\$\{?(\w+)\}?")
 _LABEL_VALUES = re.compile(r"label_values\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*,")
 
@@ -64,6 +66,19 @@ def metric_names(expr: str) -> set[str]:
 
     promql_parser.walk(promql_parser.parse(expr), visit)
     return names
+
+
+def label_matchers(expr: str) -> list[tuple[str, str, str]]:
+    """(label, operator, value) of every label matcher in one PromQL expression, __name__ excepted."""
+    found: list[tuple[str, str, str]] = []
+
+    def visit(node) -> None:
+        if isinstance(node, promql_parser.VectorSelector):
+            for matchers in [node.matchers.matchers, *node.matchers.or_matchers]:
+                found.extend((m.name, _MATCH_OPS[str(m.op).rpartition(".")[2]], m.value) for m in matchers if m.name != "__name__")
+
+    promql_parser.walk(promql_parser.parse(expr), visit)
+    return found
 
 
 def label_names(expr: str) -> set[str]:
