@@ -116,8 +116,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
         broker_commit_interval=1.0,
         producer_linger=0.005,
         producer_max_request_size=max(settings.max_record_bytes * 2 + 65536, 1_048_576),
-        consumer_max_fetch_size=max(settings.max_record_bytes * 2 + 65536, 4_194_304),
-        stream_wait_empty=True,
+        table_standby_replicas=settings.standby_replicas,
         logging_config=logging_config(settings),
     )
     app.shutdown_timeout_s = settings.shutdown_timeout_s
@@ -134,9 +133,20 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
                        value_serializer="raw", partitions=n)
     answers = app.topic(topology.answers_topic(settings), key_type=bytes, value_type=bytes,
                         key_serializer="raw", value_serializer="raw", partitions=n)
-    raw_bytes = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
-    index_table = app.Table(topology.TABLE_INDEX, default=None, partitions=n, schema=raw_bytes)
-    pending_table = app.Table(topology.TABLE_PENDING, default=None, partitions=n, schema=raw_bytes)
+    def bytes_table(name: str) -> Any:
+        # Keys are binary hashes and values already-encoded bytes: the table, its store and its
+        # changelog (which recovery decodes) must all pass them through untouched. Faust would
+        # otherwise derive json serializers from the types.
+        changelog = app.topic(topology.changelog_topic(settings, name), partitions=n, key_type=bytes,
+                              value_type=bytes, key_serializer="raw", value_serializer="raw",
+                              internal=True, compacting=True, deleting=False)
+        table = app.Table(name, default=None, partitions=n, key_type=bytes, value_type=bytes,
+                          changelog_topic=changelog)
+        table.key_serializer = table.value_serializer = "raw"
+        return table
+
+    index_table = bytes_table(topology.TABLE_INDEX)
+    pending_table = bytes_table(topology.TABLE_PENDING)
     health = WorkerHealth(app, settings, metrics)
     app.newsflow_health = health  # type: ignore[attr-defined]
 
@@ -348,8 +358,9 @@ def run_worker(settings: Settings) -> None:
     disable_created_metrics()
     os.makedirs(settings.data_dir, exist_ok=True)
     # Topics first: a table's changelog must match its source topic, and the broker never auto-creates.
-    for line in asyncio.run(ensure_topics(settings)):
-        log.info("%s", line)
+    created = asyncio.run(ensure_topics(settings))
+    if created:
+        log.info("created topics: %s", ", ".join(created))
     app = create_app(settings)
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True,
                           logging_config=logging_config(settings), redirect_stdouts=False)
