@@ -4,23 +4,395 @@ Contract:
     clf = TopicClassifier(thresholds={"war": 0.5, ...})   # from Settings.topic_thresholds
     topics, scores = clf.classify(title, text)   # topics: list in TOPICS order; scores: all four, in [0, 1]
     clf.explain(title, text) -> dict             # why each topic scored as it did (JSON-able)
+
+How it works (run time needs only numpy and the shipped artifact streams/data/classifier/topics.npz):
+  1. Word-sense rewriting. Phrases whose key word is used in another sense ("price war", "recalls his
+     first audition", "recall election", "shooting a film", "killer performance", "Star Wars") are
+     replaced by marker tokens (xidiomwar, xrecallmemory, ...) before tokenising, so the bare words
+     "war", "recall", "shooting", "killer" only ever carry their news sense. Training applies the same
+     rewriting, so the markers get their own learned weights.
+  2. Features: the set of unigrams and bigrams of the headline plus the first BODY_CHARS characters of
+     the text (the lead decides the topic; this bounds cost on long articles), each worth
+     1/sqrt(number of features): a binary, L2-normalised bag, the same as scikit-learn's at training.
+  3. One logistic model per topic (training/train_topics.py), then Platt calibration fitted on
+     source-disjoint out-of-fold predictions, so a score is a probability-like number.
+  4. The product-recall gate: "recalls" needs a recall word (recall, retira, allergy alert, public
+     health alert, ...) and a product or safety cue (vehicle, pounds, undeclared, listeria, FDA, ...)
+     somewhere in the text; without both its logit is lowered by RECALL_GATE_PENALTY.
 """
 from __future__ import annotations
 
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
 from .config import TOPICS
+
+MODEL_PATH = Path(__file__).parent / "data" / "classifier" / "topics.npz"
+BODY_CHARS = 800
+RECALL_GATE_PENALTY = 6.0
+# The calibrated default thresholds; Settings.topic_thresholds (NEWSFLOW_THRESHOLD_<TOPIC>) overrides them.
+DEFAULT_THRESHOLDS = {t: 0.5 for t in TOPICS}
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# --- Word-sense rules (token level: one pass over the tokens, checks only at trigger words) ---------
+# Fixed phrases whose topic word is used in another sense -> one marker token.
+SENSE_PHRASES: dict[str, str] = {
+    # war, in film/game titles and idioms
+    **{p: "xwarfilm" for p in (
+        "star wars", "infinity war", "war of the worlds", "war and peace", "war horse", "world war z",
+        "all quiet on the western front", "saving private ryan", "apocalypse now", "full metal jacket",
+        "hacksaw ridge", "band of brothers", "the hurt locker", "top gun", "game of thrones", "civil war movie",
+        "war for the planet of the apes", "call of duty")},
+    **{p: "xidiomwar" for p in ("war of words", "wars of words", "war room", "war chest")},
+    **{p: "xturfwar" for p in ("turf war", "turf wars", "gang war", "gang wars", "drug war", "drug wars")},
+    # crime, in genre words and show titles
+    **{p: "xcrimegenre" for p in (
+        "law and order", "law order", "criminal minds", "killing eve", "breaking bad", "better call saul",
+        "the sopranos", "peaky blinders", "the godfather", "murder she wrote", "only murders in the building",
+        "how to get away with murder", "making a murderer", "true crime", "arrested development",
+        "natural born killers", "killers of the flower moon", "the killers", "murder mystery")},
+    # recall, as memory or in titles
+    **{p: "xrecallmemory" for p in ("total recall", "perfect recall", "instant recall", "brand recall",
+                                    "immediate recall", "fond recall", "recalled in an interview")},
+    # shooting/killer/bomb/steal in film, sport and praise senses
+    **{p: "xshootfilm" for p in (
+        "photo shoot", "photo shoots", "photoshoot", "film shoot", "video shoot", "fashion shoot", "cover shoot",
+        "movie shoot", "shooting star", "shooting stars", "shooting guard", "shot on location", "music video shoot")},
+    **{p: "xkillerpraise" for p in ("killed it", "killing it", "murdered it", "lady killer", "ladykiller")},
+    **{p: "xbombflop" for p in ("box office bomb", "box office bombs", "box office flop", "bombed at the box office",
+                                "bath bomb", "bath bombs", "f bomb", "f bombs", "photobomb", "photobombed",
+                                "bombshell", "bombshells")},
+    **{p: "xstolenshow" for p in ("stole the show", "steals the show", "steal the show", "stealing the show",
+                                  "stole the spotlight", "steals the spotlight", "stole the scene")},
+}
+_PHRASES_BY_FIRST: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+for _p, _m in sorted(SENSE_PHRASES.items(), key=lambda pm: -len(pm[0].split())):
+    _PHRASES_BY_FIRST.setdefault(_p.split()[0], []).append((tuple(_p.split()), _m))
+
+_WAR = _words("war wars")
+_WAR_IDIOM_PREV = _words(
+    "price fare trade tariff bidding talent console streaming format flame culture currency pricing browser cola "
+    "patent tech rap twitter ratings pay subscription chip cloud shopping sales discount petrol fuel grocery "
+    "supermarket mortgage legal cyber bedroom sex pie food snack burger pizza coffee cheese gaming smartphone phone "
+    "search retail airline airfare broadband pr media ad advertising")
+_WAR_ON_FIGURATIVE = _words(
+    "drugs poverty christmas science women fees junk obesity cancer inflation plastic waste woke fun talent cash "
+    "noise litter weeds clutter spam robocalls boredom")
+_RECALL = _words("recall recalls recalled recalling")
+_RECALL_ELECTION_NEXT = _words(
+    "election elections vote votes voting petition petitions effort efforts campaign attempt referendum bid drive "
+    "race ballot organizers organisers supporters proponents")
+_RECALL_ELECTION_PREV = _words(
+    "face faces faced facing survive survives survived surviving beat beats won wins lost loses defeat defeated "
+    "defeats oppose opposes backed backs")
+_RECALL_DIPLOMAT_NEXT = _words("ambassador ambassadors envoy envoys diplomat diplomats")
+_RECALL_MEMORY_NEXT = _words(
+    "his her their my our your how when what why where who being seeing meeting growing working hearing watching "
+    "feeling fondly vividly clearly later once memories memory childhood nothing little much anything something "
+    "him me us you that")
+_RECALL_MEMORY_TWO = _words("day days moment night time early")   # "recalls the day", "recalled a moment"
+_RECALL_SUBJECT = _words(
+    "he she they i we you who witnesses residents friends fans neighbors neighbours colleagues survivors veterans "
+    "classmates family relatives costars co stars")
+_ADVERB = _words("still later vividly fondly also clearly")
+_SHOOT = _words("shooting shoot shoots shot filming filmed")
+_FILM_OBJ = _words(
+    "film movie scene scenes video series season pilot documentary commercial ad photos photo portraits portrait "
+    "episode episodes sequel location set footage")
+_DETERMINER = _words("a an the his her their its new on")
+_KILLER = _words("killer")
+_KILLER_PRAISE = _words(
+    "performance performances app apps look looks voice vocals heels outfit outfits smile body abs workout deal deals "
+    "line lines view views game instinct queen bee bees whale whales dance moves recipe recipes soundtrack song songs "
+    "riff riffs style combo feature features cast show")
+_CRIME = _words("crime")
+_CRIME_GENRE_NEXT = _words(
+    "drama dramas thriller thrillers novel novels novelist writer writers fiction series show shows podcast comedy saga "
+    "film films movie movies")
+_TRIGGERS = frozenset(_PHRASES_BY_FIRST) | _WAR | _RECALL | _SHOOT | _KILLER | _CRIME | _WAR_IDIOM_PREV
+
+
+def _apply_senses(toks: list[str]) -> list[str]:
+    """Replace other-sense uses of topic words by marker tokens (see SENSE_PHRASES and the sets above)."""
+    out: list[str] = []
+    i, n = 0, len(toks)
+    while i < n:
+        t = toks[i]
+        if t not in _TRIGGERS:
+            out.append(t)
+            i += 1
+            continue
+        matched = False
+        for phrase, marker in _PHRASES_BY_FIRST.get(t, ()):
+            k = len(phrase)
+            if tuple(toks[i:i + k]) == phrase:
+                out.append(marker)
+                i += k
+                matched = True
+                break
+        if matched:
+            continue
+        nxt = toks[i + 1] if i + 1 < n else ""
+        prev = toks[i - 1] if i else ""
+        marker = None
+        if t in _WAR_IDIOM_PREV and nxt in _WAR:
+            out.append(t)
+            out.append("xidiomwar")
+            i += 2
+            continue
+        if t in _WAR:
+            nxt2 = toks[i + 2] if i + 2 < n else ""
+            if nxt == "on" and nxt2 in _WAR_ON_FIGURATIVE:
+                marker = "xidiomwar"
+        elif t in _RECALL:
+            after = toks[i + 2] if nxt in _DETERMINER and i + 2 < n else nxt
+            before = toks[i - 2] if prev in ("a", "the") and i >= 2 else prev
+            if nxt in _RECALL_ELECTION_NEXT or before in _RECALL_ELECTION_PREV:
+                marker = "xrecallelection"
+            elif after in _RECALL_DIPLOMAT_NEXT:
+                marker = "xrecalldiplomat"
+            elif (nxt in _RECALL_MEMORY_NEXT or (nxt in ("the", "a") and after in _RECALL_MEMORY_TWO)
+                  or prev in _RECALL_SUBJECT or (prev in _ADVERB and i >= 2 and toks[i - 2] in _RECALL_SUBJECT)
+                  or prev == "as"):
+                marker = "xrecallmemory"
+        elif t in _SHOOT:
+            after = toks[i + 2] if nxt in _DETERMINER and i + 2 < n else nxt
+            if after in _FILM_OBJ:
+                marker = "xshootfilm"
+        elif t in _KILLER:
+            if nxt in _KILLER_PRAISE:
+                marker = "xkillerpraise"
+        elif t in _CRIME:
+            if nxt in _CRIME_GENRE_NEXT:
+                marker = "xcrimegenre"
+        out.append(marker or t)
+        i += 1
+    return out
+
+
+# --- Topic cue lexicons: general, hand-written evidence (not fitted to any data set) ----------------
+# Their hit counts in the headline and in the lead are dense features next to the bag of words, so the
+# evidence does not fade on long articles the way an L2-normalised bag does. Two-word cues are written
+# with a space.
+CUE_LEXICONS: dict[str, str] = {
+    "war": (
+        "war wars wartime warring invasion invade invaded invades invading troops soldier soldiers serviceman "
+        "servicemen military militaries army armies forces shelling shelled shells airstrike airstrikes air_strike "
+        "air_strikes air_raid air_raids missile missiles rocket rockets drone drones artillery bombing bombings "
+        "bombardment bombarded bombed bomb bombs offensive counteroffensive front_line front_lines frontline ceasefire "
+        "truce armistice occupied occupation occupier occupiers militants militant rebels rebel insurgents combat "
+        "battle battles battlefield siege besieged hostage hostages refugee refugees war_crimes nato kremlin pentagon "
+        "defence_ministry defense_ministry general_staff mobilisation mobilization conscripts tanks warplanes "
+        "warplane fighter_jets navy naval air_defence air_defense casualties annexation annexed ukraine ukrainian "
+        "ukrainians kyiv kiev zelensky zelenskiy zelenskyy aggression invaders invader azovstal bucha irpin putin "
+        "donbas donetsk luhansk kharkiv kherson zaporizhzhia mariupol crimea gaza hamas hezbollah houthi houthis idf "
+        "jihadists guerrillas peacekeepers paratroopers brigade brigades battalion battalions ammunition weapons "
+        "humanitarian_corridor evacuated evacuation liberated genocide sanctions armed_forces"),
+    "crime": (
+        "police policeman officer officers cop cops arrest arrested arrests arresting charged charges suspect "
+        "suspects murder murders murdered murderer murdering homicide homicides manslaughter shooting shootings "
+        "shot_dead gunman gunmen gunfire stabbing stabbed stabbings robbery robberies robbed burglar burglars "
+        "burglary burglaries theft thefts thief thieves stolen stole steal stealing fraud fraudulent fraudster scam "
+        "scams scammer scammers convicted conviction convictions sentenced sentencing guilty jury trial prosecutor "
+        "prosecutors prosecution prosecuted indicted indictment judge prison prisons jail jailed inmate inmates "
+        "custody detective detectives fbi assault assaulted rape raped rapist sexual_abuse abuse abused kidnapping "
+        "kidnapped kidnapper abducted abduction trafficking trafficked smuggling smuggled smuggler cartel cartels gang "
+        "gangs dui dwi drunk_driving hit_and felony felon misdemeanor bail parole crime crimes criminal criminals "
+        "victim victims heist heists extortion bribery bribe bribes embezzlement embezzled laundering death_penalty "
+        "death_row life_sentence killer killers killing fugitive manhunt accused allegedly alleged sheriff deputies "
+        "investigators forensic autopsy vandalism arson arsonist carjacking hate_crime firearm firearms gun guns "
+        "molested molestation plead pleads pleaded plea"),
+    "recalls": (
+        "recall recalls recalled recalling retira retiran allergy_alert health_alert undeclared allergen allergens "
+        "listeria salmonella coli botulism contaminated contamination contaminants adulterated adulteration "
+        "misbranded misbranding fsis fda usda nhtsa cpsc consumer_product refund refunds defect defects defective "
+        "hazard hazards lots pounds lbs"),
+    "entertainment": (
+        "film films movie movies cinema cinemas actor actors actress actresses star stars starring starred costar "
+        "celebrity celebrities celeb celebs singer singers songwriter rapper rappers musician musicians band bands "
+        "album albums song songs music musical concert concerts tour touring gig gigs chart charts billboard grammy "
+        "grammys oscar oscars academy_awards emmy emmys golden_globes golden_globe bafta baftas tony_awards box_office "
+        "hollywood bollywood netflix hbo disney hulu sitcom sitcoms series episode episodes season tv television "
+        "late_night talk_show comedian comedians comedy comedies stand_up director directors filmmaker filmmakers "
+        "premiere premieres premiered trailer trailers sequel sequels franchise cast casting role roles theatre "
+        "theater theatres broadway west_end pop rock hip_hop reality red_carpet documentary documentaries drama "
+        "dramas soap dj record_label showbiz entertainment entertainer host hosts hosted festival nominations "
+        "nominated nominee nominees award awards screenplay studio studios blockbuster animated anime superhero "
+        "marvel pixar spotify youtube tiktok paparazzi tabloid memoir novel author single singles lyrics dancer "
+        "dancing ballet opera orchestra comic kardashian kardashians royals xwarfilm xcrimegenre xshootfilm "
+        "xkillerpraise xbombflop xstolenshow"),
+}
+_CUE_SLOT = {t: k for k, t in enumerate(CUE_LEXICONS)}
+_CUE_UNI: dict[str, int] = {}
+_CUE_BI: dict[str, int] = {}
+for _t, _ws in CUE_LEXICONS.items():
+    for _w in _ws.split():
+        (_CUE_BI if "_" in _w else _CUE_UNI)[_w.replace("_", " ")] = _CUE_SLOT[_t]
+CUE_FEATURES = tuple(f"cue:{where}:{t}" for where in ("title", "lead") for t in CUE_LEXICONS)
+
+# --- The product-recall gate ---------------------------------------------------------------------
+_RECALL_WORD_UNI = _words("recall recalls recalled recalling retira retiran retiro retirada")
+_RECALL_WORD_BI = frozenset(
+    ("allergy alert", "health alert", "safety alert", "not drive", "not eat", "from shelves", "stop sale",
+     "stop using", "withdrawn from"))
+_PRODUCT_CUE_UNI = _words(
+    "vehicle vehicles car cars suv suvs truck trucks pickup pickups van vans motorcycle motorcycles sedan sedans "
+    "minivan minivans buses model models automaker automakers carmaker carmakers airbag airbags inflator inflators "
+    "brake brakes seatbelt seatbelts belt belts steering engine engines tire tires tyre tyres nhtsa dealer dealers "
+    "unit units product products pound pounds lb lbs ounce ounces oz package packages can cans jar jars bottle "
+    "bottles bag bags boxes lot lots batch batches label labels labeling labelling fda usda fsis cpsc consumer "
+    "consumers customer customers refund refunds retailer retailers store stores shelves allergen allergens allergy "
+    "allergic undeclared listeria salmonella coli botulism clostridium contaminated contamination contaminant "
+    "contaminants adulterated adulteration misbranded misbranding inspection metal plastic bone fragments food foods "
+    "meat beef pork chicken poultry sausage sausages cheese milk egg eggs flour salad salads snack snacks candy "
+    "chocolate formula drug drugs pill pills tablet tablets capsule capsules medicine medicines medication "
+    "medications supplement supplements drops device devices pump pumps toy toys crib cribs stroller strollers seat "
+    "seats helmet helmets heater heaters charger chargers batteries appliance appliances dresser dressers bike bikes "
+    "scooter scooters hazard hazards burn burns injury injuries injured defect defects defective faulty manufacturer "
+    "producto productos alimentos carne inspección contaminación")
+_PRODUCT_CUE_BI = frozenset(("highway traffic", "consumer product", "foreign matter", "foreign material",
+                             "car seat", "car seats", "fire risk", "seat belt", "seat belts", "air bag", "air bags"))
+
+_MARKERS = frozenset(SENSE_PHRASES.values()) | _words(
+    "xidiomwar xrecallelection xrecalldiplomat xrecallmemory xshootfilm xkillerpraise xcrimegenre")
+_TOKEN_RE = re.compile(r"\w+")
+_APOS_RE = re.compile(r"'s\b")
+_DIGITS_RE = re.compile(r"\d")
+
+
+def _tokens(part: str) -> list[str]:
+    text = _DIGITS_RE.sub("0", part.lower().replace("’", "'"))
+    return _apply_senses(_TOKEN_RE.findall(_APOS_RE.sub("", text)))
+
+
+def analyse(title: str, text: str) -> tuple[list[str], np.ndarray, dict]:
+    """Everything the model reads from an article: bag features, cue vector, recall gate.
+
+    Shared by training (training/train_topics.py) and run time, so both see the same features."""
+    ttoks = _tokens(title or "")
+    ltoks = _tokens((text or "")[:BODY_CHARS])
+    toks = ttoks + ltoks
+    unigrams = set(toks)
+    bigrams = {a + " " + b for a, b in zip(toks, toks[1:])}
+    n = len(CUE_LEXICONS)
+    counts = [0.0] * (2 * n)
+    get = _CUE_UNI.get
+    for t in ttoks:
+        k = get(t)
+        if k is not None:
+            counts[k] += 1
+    for t in ltoks:
+        k = get(t)
+        if k is not None:
+            counts[n + k] += 1
+    title_bi = {a + " " + b for a, b in zip(ttoks, ttoks[1:])}
+    for bg in _CUE_BI.keys() & bigrams:
+        counts[(0 if bg in title_bi else n) + _CUE_BI[bg]] += 1
+    cues = np.array(counts)
+    cues[:n] = np.minimum(cues[:n], 3.0) / 3.0
+    cues[n:] = np.log1p(np.minimum(cues[n:], 30.0)) / math.log1p(30.0)
+    word = (_RECALL_WORD_UNI & unigrams) or (_RECALL_WORD_BI & bigrams)
+    cue = (_PRODUCT_CUE_UNI & unigrams) or (_PRODUCT_CUE_BI & bigrams)
+    gate = {"open": bool(word and cue), "recall_word": min(word) if word else None,
+            "product_cue": min(cue) if cue else None}
+    unigrams.update(bigrams)
+    return list(unigrams), cues, gate
+
+
+def features(title: str, text: str) -> list[str]:
+    """The unique unigram and bigram features of an article (after the word-sense rewriting)."""
+    return analyse(title, text)[0]
+
+
+def recall_gate(title: str, text: str) -> dict:
+    """Whether the text has both a recall word and a product/safety cue (news sense of 'recall')."""
+    return analyse(title, text)[2]
+
+
+@dataclass(frozen=True)
+class _Model:
+    index: dict[str, int]
+    vocab: list[str]
+    weights: np.ndarray      # (n_features, n_topics), bag-of-words weights
+    cue_weights: np.ndarray  # (len(CUE_FEATURES), n_topics)
+    bias: np.ndarray         # (n_topics,)
+    platt_a: np.ndarray      # calibrated logit = a * linear logit + b
+    platt_b: np.ndarray
+
+
+@lru_cache(maxsize=4)
+def _load(path: str) -> _Model:
+    with np.load(path, allow_pickle=False) as z:
+        vocab = [str(v) for v in z["vocab"]]
+        topics = tuple(str(t) for t in z["topics"])
+        cues = tuple(str(c) for c in z["cue_features"])
+        if topics != TOPICS or cues != CUE_FEATURES:
+            raise ValueError(f"classifier model {path} does not match this code (topics {topics}, cues {cues}); "
+                             "retrain with training/train_topics.py")
+        platt = z["platt"].astype(np.float64)
+        return _Model({f: i for i, f in enumerate(vocab)}, vocab, z["weights"].astype(np.float64),
+                      z["cue_weights"].astype(np.float64), z["bias"].astype(np.float64),
+                      platt[:, 0].copy(), platt[:, 1].copy())
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -30.0, 30.0)))
 
 
 class TopicClassifier:
-    # Placeholder until the classifier issue lands: no topics.
-    def __init__(self, thresholds: dict[str, float] | None = None) -> None:
-        self.thresholds = {t: 0.5 for t in TOPICS} | (thresholds or {})
+    def __init__(self, thresholds: dict[str, float] | None = None, model_path: str | Path = MODEL_PATH) -> None:
+        self.thresholds = DEFAULT_THRESHOLDS | (thresholds or {})
+        self._m = _load(str(model_path))
+        self._recall_col = TOPICS.index("recalls")
+
+    def _evaluate(self, title: str, text: str):
+        feats, cues, gate = analyse(title, text)
+        m = self._m
+        idx = [i for i in map(m.index.get, feats) if i is not None]
+        value = 1.0 / math.sqrt(len(feats)) if feats else 0.0
+        logits = m.bias + cues @ m.cue_weights
+        if idx:
+            logits = logits + m.weights[idx].sum(axis=0) * value
+        z = m.platt_a * logits + m.platt_b
+        if not gate["open"]:
+            z[self._recall_col] -= RECALL_GATE_PENALTY
+        return _sigmoid(z), logits, idx, value, cues, gate
 
     def scores(self, title: str, text: str) -> dict[str, float]:
-        return {t: 0.0 for t in TOPICS}
+        probs = self._evaluate(title, text)[0]
+        return {t: round(float(p), 4) for t, p in zip(TOPICS, probs)}
 
     def classify(self, title: str, text: str) -> tuple[list[str], dict[str, float]]:
         scores = self.scores(title, text)
         return [t for t in TOPICS if scores[t] >= self.thresholds[t]], scores
 
-    def explain(self, title: str, text: str) -> dict:
-        return {"scores": self.scores(title, text), "thresholds": self.thresholds, "evidence": {}}
+    def explain(self, title: str, text: str, top: int = 8) -> dict:
+        """Per topic: score, decision, and the features that pushed it up or down (weight = logit change)."""
+        probs, logits, idx, value, cues, gate = self._evaluate(title, text)
+        m = self._m
+        senses = sorted({t for t in _tokens(f"{title or ''} . {(text or '')[:BODY_CHARS]}") if t in _MARKERS})
+        evidence = {}
+        for k, topic in enumerate(TOPICS):
+            contrib = [(m.vocab[i], float(m.weights[i, k] * value)) for i in idx]
+            contrib += [(name, float(cues[j] * m.cue_weights[j, k])) for j, name in enumerate(CUE_FEATURES) if cues[j]]
+            contrib.sort(key=lambda fc: -abs(fc[1]))
+            evidence[topic] = {
+                "score": round(float(probs[k]), 4),
+                "topic": bool(probs[k] >= self.thresholds[topic]),
+                "bias": round(float(m.bias[k]), 4),
+                "linear_logit": round(float(logits[k]), 4),
+                "calibration": {"a": round(float(m.platt_a[k]), 4), "b": round(float(m.platt_b[k]), 4)},
+                "for": [{"feature": f, "weight": round(c, 4)} for f, c in contrib if c > 0][:top],
+                "against": [{"feature": f, "weight": round(c, 4)} for f, c in contrib if c < 0][:top],
+            }
+        evidence["recalls"]["gate"] = gate | {"penalty": 0.0 if gate["open"] else RECALL_GATE_PENALTY}
+        return {"scores": {t: evidence[t]["score"] for t in TOPICS}, "thresholds": dict(self.thresholds),
+                "sense_rules_fired": senses, "features_known": len(idx), "evidence": evidence}
