@@ -6,14 +6,15 @@ Contract:
     clf.explain(title, text) -> dict             # why each topic scored as it did (JSON-able)
 
 How it works (run time needs only numpy and the shipped artifact streams/data/classifier/topics.npz):
-  1. Word-sense rewriting. Phrases whose key word is used in another sense ("price war", "recalls his
-     first audition", "recall election", "shooting a film", "killer performance", "Star Wars") are
-     replaced by marker tokens (xidiomwar, xrecallmemory, ...) before tokenising, so the bare words
-     "war", "recall", "shooting", "killer" only ever carry their news sense. Training applies the same
+  1. Word-sense rewriting (token level). Phrases whose key word is used in another sense ("price war",
+     "recalls his first audition", "recall election", "shooting a film", "killer performance",
+     "Star Wars") become marker tokens (xidiomwar, xrecallmemory, ...), so the bare words "war",
+     "recall", "shooting", "killer" only ever carry their news sense. Training applies the same
      rewriting, so the markers get their own learned weights.
   2. Features: the set of unigrams and bigrams of the headline plus the first BODY_CHARS characters of
      the text (the lead decides the topic; this bounds cost on long articles), each worth
-     1/sqrt(number of features): a binary, L2-normalised bag, the same as scikit-learn's at training.
+     1/sqrt(number of features): a binary, L2-normalised bag; plus 8 dense cue features (hand-written
+     topic lexicon hits in the headline and in the lead, CUE_LEXICONS).
   3. One logistic model per topic (training/train_topics.py), then Platt calibration fitted on
      source-disjoint out-of-fold predictions, so a score is a probability-like number.
   4. The product-recall gate: "recalls" needs a recall word (recall, retira, allergy alert, public
