@@ -52,7 +52,8 @@ NEAR_MIN_SHINGLES = 12  # below this a text is a headline or a stub: left to exa
 REWRITE_SCORE = 1.2
 REWRITE_WORD_WEIGHT = 0.8
 REWRITE_MIN_COSINE = 0.6
-ARTICLE_REWRITE_COSINE = 0.9
+MIXED_REWRITE_SCORE = 1.4
+ARTICLE_REWRITE_COSINE = 0.85
 ARTICLE_REWRITE_NAMES = 3  # shared names, and at least this share of the shorter list:
 ARTICLE_REWRITE_NAME_SHARE = 0.6
 ARTICLE_REWRITE_JACCARD = 0.1
@@ -206,8 +207,11 @@ def rewrite_similarity(a: Sketch, b: Sketch) -> float | None:
     if cos < REWRITE_MIN_COSINE:
         return None
     if a.headline_only or b.headline_only:
+        # A bare headline against a full article compares a headline with headline + lead: less
+        # alike even for the same story, and a looser bar would let a headline bridge two events.
         words = 2 * len(a.terms & b.terms) / max(1, len(a.terms) + len(b.terms))
-        return max(0.0, min(1.0, cos)) if cos + REWRITE_WORD_WEIGHT * words >= REWRITE_SCORE else None
+        bar = REWRITE_SCORE if a.headline_only and b.headline_only else MIXED_REWRITE_SCORE
+        return max(0.0, min(1.0, cos)) if cos + REWRITE_WORD_WEIGHT * words >= bar else None
     shared = len(a.names & b.names)
     if (cos < ARTICLE_REWRITE_COSINE or shared < ARTICLE_REWRITE_NAMES
             or shared < ARTICLE_REWRITE_NAME_SHARE * min(len(a.names), len(b.names))

@@ -89,6 +89,8 @@ class PreparedText:
 
 def normalise(text: str) -> str:
     """Unicode NFKC, straight quotes, ASCII dashes, no zero-width characters."""
+    if text.isascii():  # the common case: nothing to fold, and these passes are the slow ones
+        return text
     text = unicodedata.normalize("NFKC", _MOJIBAKE_A.sub("", text))
     return _ZERO_WIDTH.sub("", text).translate(_TYPOGRAPHY)
 
@@ -125,7 +127,7 @@ def clean_title(title: str) -> str:
 
 
 def clean_body(body: str) -> str:
-    lines = [_WS.sub(" ", line).strip() for line in normalise(body).split("\n")]
+    lines = [" ".join(line.split()) for line in normalise(body).split("\n")]
     lines = [line for line in lines if line]
     kept: list[str] = []
     i = 0

@@ -1,0 +1,103 @@
+import json
+from pathlib import Path
+
+import pytest
+import xxhash
+
+from streams.dedup import DedupIndex, combine
+from streams.fingerprint import Fingerprinter
+from streams.prepare import prepare
+from streams.state import DictStore
+
+ARTICLES = {a["id"]: a for a in map(json.loads, (Path(__file__).parent / "data" / "dedup_articles.jsonl").open())}
+
+
+@pytest.fixture(scope="module")
+def fps():
+    f = Fingerprinter()
+    return {i: f.fingerprint(prepare(a["title"], a["body"])) for i, a in ARTICLES.items()}
+
+
+def feed(fps, ids, index=None, start=0.0):
+    index = index or DedupIndex(DictStore())
+    return index, {i: combine(i, [index.probe(i, fps[i], start + n)]) for n, i in enumerate(ids)}
+
+
+def test_exact_copy_with_other_typography_dateline_and_widgets(fps):
+    _, out = feed(fps, ["flood-orig", "flood-copy"])
+    assert (out["flood-copy"].duplicate_of, out["flood-copy"].duplicate_kind) == ("flood-orig", "exact")
+    assert out["flood-copy"].cluster_id == out["flood-orig"].cluster_id
+
+
+def test_lead_only_teaser_matches_its_original(fps):
+    _, out = feed(fps, ["flood-orig", "flood-teaser"])
+    assert (out["flood-teaser"].duplicate_of, out["flood-teaser"].duplicate_kind) == ("flood-orig", "near")
+
+
+def test_spun_rewrite_matches(fps):
+    _, out = feed(fps, ["flood-orig", "flood-spun"])
+    assert (out["flood-spun"].duplicate_of, out["flood-spun"].duplicate_kind) == ("flood-orig", "rewrite")
+
+
+def test_same_kind_of_event_elsewhere_does_not_match(fps):
+    _, out = feed(fps, ["flood-orig", "flood-copy", "flood-spun", "flood-other-event"])
+    assert out["flood-other-event"].duplicate_of is None
+
+
+def test_shared_sidebar_does_not_link_unrelated_articles(fps):
+    _, out = feed(fps, ["bakery", "chess"])
+    assert out["chess"].duplicate_of is None
+
+
+def test_copy_of_a_copy_points_at_the_original(fps):
+    index, out = feed(fps, ["flood-orig", "flood-teaser"])
+    # The trimmed copy shares more with the teaser's group than anything: its root is still the original.
+    _, out = feed(fps, ["flood-copy-of-copy"], index, start=10)
+    assert out["flood-copy-of-copy"].duplicate_of == "flood-orig"
+
+
+def test_redelivery_is_idempotent(fps):
+    index, first = feed(fps, ["flood-orig", "flood-copy"])
+    before = index.stats()
+    again = combine("flood-copy", [index.probe("flood-copy", fps["flood-copy"], 99.0)])
+    assert again == first["flood-copy"]
+    assert combine("flood-orig", [index.probe("flood-orig", fps["flood-orig"], 99.0)]).duplicate_of is None
+    assert index.stats() == before
+
+
+def test_window_expiry(fps):
+    index = DedupIndex(DictStore(), window_s=100.0)
+    index.probe("flood-orig", fps["flood-orig"], 0.0)
+    assert index.probe("flood-copy", fps["flood-copy"], 150.0) is None  # reads ignore expired entries
+    assert index.expire(now=251.0) == 2
+    assert (index.stats().articles, index.stats().entries, index.stats().bytes) == (0, 0, 0)
+
+
+def route(key: bytes, n: int) -> int:
+    return xxhash.xxh3_64_intdigest(key) % n
+
+
+def test_partitioned_index_agrees_with_a_single_store(fps):
+    order = list(ARTICLES)
+    _, single = feed(fps, order)
+    parts = [DedupIndex(DictStore()) for _ in range(4)]
+    for n, i in enumerate(order):
+        routed = {}
+        for key in fps[i].keys:
+            routed.setdefault(route(key, 4), []).append(key)
+        result = combine(i, [parts[p].probe(i, fps[i], float(n), keys=ks) for p, ks in routed.items()])
+        assert result.duplicate_of == single[i].duplicate_of, i
+        assert result.cluster_id == single[i].cluster_id
+
+
+def test_state_stays_under_one_kilobyte_per_article_at_four_partitions(fps):
+    parts = [DedupIndex(DictStore()) for _ in range(4)]
+    for n, i in enumerate(ARTICLES):
+        routed = {}
+        for key in fps[i].keys:
+            routed.setdefault(route(key, 4), []).append(key)
+        for p, ks in routed.items():
+            parts[p].probe(i, fps[i], float(n), keys=ks)
+    total = sum(ix.stats().bytes for ix in parts)
+    assert total / len(ARTICLES) < 1024
+    assert sum(ix.stats().articles for ix in parts) <= 4 * len(ARTICLES)  # one record per store, not per key

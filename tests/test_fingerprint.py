@@ -1,0 +1,38 @@
+from streams.fingerprint import Fingerprinter, Sketch
+from streams.prepare import prepare
+
+TEXT = ("The regional governor said emergency crews had rescued 212 residents by boat from the town of "
+        "Kettering Vale, where water reached the first floor of many houses, on Tuesday.")
+
+
+def fp(title, body, embedder=None):
+    return Fingerprinter(embedder=embedder).fingerprint(prepare(title, body))
+
+
+def test_keys_are_short_deterministic_and_few():
+    a, b = fp("Floods hit Valdoria", TEXT), fp("Floods hit Valdoria", TEXT)
+    assert a.keys == b.keys and a.sketch == b.sketch
+    assert all(1 < len(k) <= 16 for k in a.keys)
+    assert 8 <= len(a.keys) <= 24
+
+
+def test_typography_and_dateline_do_not_change_the_content_hash():
+    plain = fp("Floods", TEXT)
+    styled = fp("UPDATE 1-Floods | World News",
+                "OSTRAVA, March 4 (Reuters) \u2014 " + TEXT.replace("many", "\u200bmany") + "\nShare this article")
+    assert plain.content_hash == styled.content_hash
+    assert fp("Floods", TEXT + " More.").content_hash != plain.content_hash
+
+
+def test_sketch_round_trips_the_facts():
+    s = Sketch.decode(fp("Gunman kills six in Wisconsin", "").sketch)
+    assert s.headline_only
+    assert len(s.numbers) == 1 and len(s.names) == 2  # "six" -> 6; Gunman, Wisconsin
+    assert s.embedding == b""
+
+
+def test_with_the_shipped_model_the_sketch_carries_a_small_embedding():
+    f = Fingerprinter()
+    assert f.embedder is not None, "streams/models/minilm-m2v must ship with the repository"
+    s = Sketch.decode(f.fingerprint(prepare("Floods hit Valdoria", TEXT)).sketch)
+    assert len(s.embedding) == 32
