@@ -24,6 +24,7 @@ import struct
 import threading
 import time
 from collections import defaultdict
+from dataclasses import asdict
 from typing import Any, Iterator
 
 import faust
@@ -31,11 +32,11 @@ import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .config import Settings
-from .dedup import DedupIndex, Match, combine
+from .dedup import DedupIndex, DedupResult, Match, combine
 from .fingerprint import Fingerprint
 from .logs import logging_config
 from .metrics import Metrics
-from .pipeline import Pipeline
+from .pipeline import Pipeline, root_seen_at_of
 from .records import Rejection, deadletter_record
 from . import PIPELINE_VERSION, topology
 
@@ -203,6 +204,10 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
             if idx is None:
                 idx = indexes[partition] = DedupIndex(TablePartitionStore(index_table, partition),
                                                       window_s=settings.dedup_window_s)
+            if probe["type"] == "adopt":
+                result = DedupResult(**probe["result"])
+                idx.adopt_root(probe["id"], result, probe["root_seen_at"])
+                continue
             started = time.perf_counter()
             try:
                 keys = [bytes.fromhex(k) for k in probe["keys"]]
@@ -238,10 +243,18 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
                 pending_table[key] = orjson.dumps(state)
                 continue
             started = time.perf_counter()
-            result = combine(article["id"], [Match.from_dict(m) for m in state["answers"].values() if m])
+            matches = [Match.from_dict(m) for m in state["answers"].values() if m]
+            result = combine(article["id"], matches)
             now = time.time()
             record = Pipeline.enriched(article, result, ingested_at=article["ingested_at"], processed_at=now)
             await enriched.send(key=key, value=orjson.dumps(record))
+            if result.duplicate_of is not None:
+                # Tell every partition that indexed this article which group it joined, so a later
+                # copy found there through this article points at the group's first member.
+                adopt = orjson.dumps({"type": "adopt", "id": article["id"], "result": asdict(result),
+                                      "root_seen_at": root_seen_at_of(result, matches)})
+                for partition in state["answers"]:
+                    await probes.send(key=key, value=adopt, partition=int(partition))
             if stored is not None:
                 del pending_table[key]
             metrics.enriched.inc()

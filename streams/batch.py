@@ -12,10 +12,13 @@ from typing import IO, Callable, Iterable, Iterator
 
 import orjson
 
+from collections import defaultdict
+
 from .dedup import DedupIndex, combine
-from .pipeline import Pipeline
+from .pipeline import Pipeline, root_seen_at_of
 from .records import Rejection
 from .state import DictStore
+from .topology import partition_for
 
 
 @dataclass
@@ -32,11 +35,15 @@ class BatchReport:
 
 
 class BatchProcessor:
-    """One dedup index for the whole run; articles are 'seen' in input order."""
+    """Articles are 'seen' in input order. The dedup index is split exactly as the stream splits it
+    (one store per partition, keys routed by topology.partition_for, answers merged by combine), so
+    batch output and stream output are the same records, and figures measured here hold there."""
 
-    def __init__(self, pipeline: Pipeline, index: DedupIndex | None = None, clock: Callable[[], float] = time.time):
+    def __init__(self, pipeline: Pipeline, clock: Callable[[], float] = time.time):
         self.pipeline = pipeline
-        self.index = index or DedupIndex(DictStore(), window_s=pipeline.settings.dedup_window_s)
+        window = pipeline.settings.dedup_window_s
+        self.partitions = pipeline.settings.partitions
+        self.indexes = [DedupIndex(DictStore(), window_s=window) for _ in range(self.partitions)]
         self.clock = clock
         self._sequence = 0
 
@@ -52,8 +59,17 @@ class BatchProcessor:
         # even when many lines share one clock tick.
         self._sequence += 1
         seen_at = now + self._sequence * 1e-6
-        match = self.index.probe(admitted.id, analysed.fingerprint, seen_at)
-        result = combine(admitted.id, [match])
+        fp = analysed.fingerprint
+        routed: dict[int, list[bytes]] = defaultdict(list)
+        for key in fp.keys:
+            routed[partition_for(key, self.partitions)].append(key)
+        matches = [self.indexes[p].probe(admitted.id, fp, seen_at, keys=keys) for p, keys in routed.items()]
+        result = combine(admitted.id, matches)
+        if result.duplicate_of is not None:
+            # As the stream does: every partition that indexed the article learns its group's root.
+            root_seen_at = root_seen_at_of(result, matches)
+            for p in routed:
+                self.indexes[p].adopt_root(admitted.id, result, root_seen_at)
         return self.pipeline.enriched(analysed.to_wire(), result, ingested_at=now, processed_at=self.clock())
 
     def run(self, lines: Iterable[bytes], out: IO[bytes], err: IO[str] | None = None) -> BatchReport:

@@ -7,6 +7,7 @@ DedupIndex over a DictStore; stream: per-partition indexes whose answers are com
 """
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,15 @@ from .dedup import DedupResult
 from .fingerprint import Fingerprint, Fingerprinter
 from .prepare import prepare
 from .records import Article, Rejection, parse_raw, rfc3339
+
+
+_TAG = re.compile(r"<[^>]*>")
+_WORD = re.compile(r"\w")
+
+
+def _has_words(text: str) -> bool:
+    # Markup and punctuation alone ("<p></p>", "...") are not an article.
+    return bool(_WORD.search(_TAG.sub(" ", text)))
 
 
 @dataclass(slots=True)
@@ -58,8 +68,8 @@ class Pipeline:
         t0 = clock()
         prepared = prepare(article.title, article.body, article.html)
         t1 = clock()
-        if not prepared.title and not prepared.text:
-            return Rejection("empty_text", "no text left after removing markup and boilerplate")
+        if not _has_words(prepared.title) and not _has_words(prepared.text):
+            return Rejection("empty_text", "no words left after removing markup and boilerplate")
         fp = self.fingerprinter.fingerprint(prepared)
         t2 = clock()
         topics, scores = self.classifier.classify(prepared.title, prepared.text)
@@ -86,3 +96,8 @@ class Pipeline:
             pipeline_version=PIPELINE_VERSION,
         )
         return record
+
+
+def root_seen_at_of(result: DedupResult, matches: list) -> float:
+    """When the group root chosen by `combine` was first seen (for DedupIndex.adopt_root)."""
+    return min((m.root_seen_at for m in matches if m is not None and m.root_id == result.duplicate_of), default=0.0)

@@ -1,0 +1,215 @@
+"""The stream on the real broker: records in, records out, accounted for one by one."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jsonschema
+import orjson
+import pytest
+
+from tests.workers import REPO, Worker, consume, produce, run, stack_env
+
+pytestmark = pytest.mark.kafka
+
+SCHEMAS = REPO / "schemas"
+SAMPLES = (REPO / "samples" / "articles.jsonl").read_bytes().splitlines()
+TIME_FIELDS = ("ingested_at", "processed_at")
+
+
+def validator(name: str) -> jsonschema.Draft202012Validator:
+    schema = json.loads((SCHEMAS / f"{name}.schema.json").read_text())
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+ENRICHED = validator("enriched-article")
+DEADLETTER = validator("deadletter")
+
+# Every kind of bad input, with the reason the worker must give.
+BAD = [
+    (b'{"id": "b1", "body": "no title"}', "missing_title"),
+    (b'{"id": "b2", "title": "   ", "body": "blank title"}', "missing_title"),
+    (b'{"id": "b3", "title": ["not", "a string"]}', "wrong_type"),
+    (b'{"id": "b4", "title": "Body is a number", "body": 7}', "wrong_type"),
+    (b'{"id": "b5", "title": "Cut off', "malformed_json"),
+    (b'\xff\xfe{"title": "not utf-8"}', "invalid_utf8"),
+    (b'"just a string"', "not_an_object"),
+    (b'{"id": "b8", "title": "Bad date", "published_at": "yesterday"}', "invalid_field"),
+    (b'{"id": "b9", "title": "<p></p>", "html": "<html><body><script>x()</script></body></html>"}', "empty_text"),
+    (b'{"id": "b10", "title": "Huge", "body": "' + b"word " * 60_000 + b'"}', "too_large"),
+    (b'{"id": "b11", "title": "...", "body": "  "}', "empty_text"),
+    (b"", "malformed_json"),
+]
+
+
+@pytest.fixture
+def stack(kafka_bootstrap, fresh_topic_prefix, tmp_path):
+    """One isolated deployment (app id, topics); workers started through it are stopped at the end."""
+    env = stack_env(kafka_bootstrap, fresh_topic_prefix)
+    workers: list[Worker] = []
+
+    class Stack:
+        prefix = fresh_topic_prefix
+        bootstrap = kafka_bootstrap
+
+        @staticmethod
+        def worker(name: str = "w1", data_dir: Path | None = None, **extra: str) -> Worker:
+            w = Worker(env | extra, data_dir or tmp_path / name, tmp_path / f"{name}.log").start()
+            workers.append(w)
+            return w
+
+    yield Stack
+    for w in workers:
+        w.kill()
+
+
+def enriched_by_id(records) -> dict[str, dict]:
+    out = {}
+    for rec in records:
+        value = orjson.loads(rec.value)
+        assert value["id"] not in out, f"article {value['id']} published twice"
+        out[value["id"]] = value
+    return out
+
+
+def test_every_record_is_enriched_or_dead_lettered_with_its_reason(stack):
+    worker = stack.worker(NEWSFLOW_MAX_RECORD_BYTES="200000")
+    worker.wait_ready()
+    good = SAMPLES
+    bad = [data for data, _ in BAD]
+    # Interleave good and bad so both paths run on every partition.
+    values = [v for pair in zip(good, bad + [None] * (len(good) - len(bad))) for v in pair if v is not None]
+    run(produce(stack.bootstrap, f"{stack.prefix}.raw", values, keys=[b"k%d" % i for i in range(len(values))]))
+
+    enriched = run(consume(stack.bootstrap, f"{stack.prefix}.enriched", len(good)))
+    dead = run(consume(stack.bootstrap, f"{stack.prefix}.deadletter", len(bad)))
+    assert len(enriched) == len(good)
+    assert len(enriched) + len(dead) == len(values), "enriched + dead-lettered must equal consumed"
+
+    for rec in enriched:
+        ENRICHED.validate(orjson.loads(rec.value))
+        assert rec.key == orjson.loads(rec.value)["id"].encode(), "enriched records are keyed by article id"
+    by_id = enriched_by_id(enriched)
+    assert by_id["sample-016"]["duplicate_of"] == "sample-001"
+    assert by_id["sample-016"]["duplicate_kind"] == "exact"
+    assert by_id["sample-001"]["duplicate_of"] is None
+    assert by_id["sample-016"]["cluster_id"] == by_id["sample-001"]["cluster_id"]
+
+    reasons = {}
+    for rec in dead:
+        value = orjson.loads(rec.value)
+        DEADLETTER.validate(value)
+        original = __import__("base64").b64decode(value["original_base64"])
+        reasons[original] = value["reason"]
+        assert value["source_topic"] == f"{stack.prefix}.raw"
+        assert value["original_bytes"] == len(original)
+    assert reasons == {data: reason for data, reason in BAD}, "each bad record, byte for byte, with its reason"
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        m = worker.metrics()
+        if m.get("newsflow_articles_enriched_total") == len(good):
+            break
+        time.sleep(0.5)
+    assert m["newsflow_articles_consumed_total"] == len(values)
+    assert m["newsflow_articles_enriched_total"] == len(good)
+    dead_total = sum(v for k, v in m.items() if k.startswith("newsflow_articles_deadlettered_total{"))
+    assert dead_total == len(bad)
+    assert m['newsflow_articles_deadlettered_total{reason="malformed_json"}'] == 2
+    assert m['newsflow_duplicates_total{kind="exact"}'] >= 1
+    assert m["newsflow_end_to_end_latency_seconds_count"] == len(good)
+    assert m['newsflow_stage_duration_seconds_count{stage="dedup"}'] >= len(good)
+    assert m["newsflow_dedup_index_articles"] > 0 or m["newsflow_dedup_index_entries"] >= 0
+
+    code, seconds = worker.stop()
+    assert code == 0, worker.log_tail()
+    assert seconds < 30
+
+
+def test_batch_process_and_stream_publish_the_same_records(stack):
+    worker = stack.worker()
+    worker.wait_ready()
+    # One at a time so the stream sees them in file order, as `process` does.
+    for line in SAMPLES:
+        run(produce(stack.bootstrap, f"{stack.prefix}.raw", [line]))
+        time.sleep(0.05)
+    streamed = enriched_by_id(run(consume(stack.bootstrap, f"{stack.prefix}.enriched", len(SAMPLES))))
+    out = subprocess.run([sys.executable, "-m", "streams.cli", "process"], input=b"\n".join(SAMPLES),
+                         capture_output=True, cwd=REPO, env=stack_env(stack.bootstrap, stack.prefix), check=True)
+    batch = {r["id"]: r for r in map(orjson.loads, out.stdout.splitlines())}
+    assert set(batch) == set(streamed)
+    for article_id, record in batch.items():
+        a = {k: v for k, v in record.items() if k not in TIME_FIELDS}
+        b = {k: v for k, v in streamed[article_id].items() if k not in TIME_FIELDS}
+        assert a == b, article_id
+    worker.stop()
+
+
+def copies_of(lines: list[bytes], suffix: str) -> list[bytes]:
+    out = []
+    for line in lines:
+        obj = orjson.loads(line)
+        if "id" in obj:
+            obj["id"] = f"{obj['id']}-{suffix}"
+            obj["source"] = f"mirror-{suffix}.example"
+            out.append(orjson.dumps(obj))
+    return out
+
+
+def test_two_workers_find_copies_across_partitions(stack):
+    first, second = stack.worker("w1"), stack.worker("w2")
+    first.wait_ready()
+    second.wait_ready()
+    originals = [l for l in SAMPLES if b'"id"' in l]
+    copies = copies_of(originals, "copy")
+    # Keys put each copy on a different raw partition from its original, so different workers
+    # (and different partitions' dedup state) handle them.
+    run(produce(stack.bootstrap, f"{stack.prefix}.raw", originals, keys=[b"a%d" % i for i in range(len(originals))]))
+    run(consume(stack.bootstrap, f"{stack.prefix}.enriched", len(originals)))
+    run(produce(stack.bootstrap, f"{stack.prefix}.raw", copies, keys=[b"zz%d" % (i * 7) for i in range(len(copies))]))
+    by_id = enriched_by_id(run(consume(stack.bootstrap, f"{stack.prefix}.enriched", len(originals) + len(copies))))
+    for line in originals:
+        oid = orjson.loads(line)["id"]
+        copy = by_id[f"{oid}-copy"]
+        root = by_id[oid]["duplicate_of"] or oid
+        assert copy["duplicate_of"] == root, (oid, copy["duplicate_of"])
+        assert copy["duplicate_kind"] == "exact"
+    consumed = [w.metrics()["newsflow_articles_consumed_total"] for w in (first, second)]
+    assert all(c > 0 for c in consumed), f"both workers took part: {consumed}"
+    assert sum(consumed) == len(originals) + len(copies)
+    for w in (first, second):
+        assert w.stop()[0] == 0
+
+
+def test_copy_is_found_after_a_restart_from_the_changelog(stack, tmp_path):
+    first = stack.worker("before")
+    first.wait_ready()
+    run(produce(stack.bootstrap, f"{stack.prefix}.raw", [SAMPLES[0]]))
+    run(consume(stack.bootstrap, f"{stack.prefix}.enriched", 1))
+    code, _ = first.stop()
+    assert code == 0
+    # A new data dir: the index must come back from the changelog topic, not from local disk.
+    second = stack.worker("after", data_dir=tmp_path / "fresh-disk")
+    second.wait_ready()
+    copy = copies_of([SAMPLES[0]], "late")[0]
+    run(produce(stack.bootstrap, f"{stack.prefix}.raw", [copy]))
+    by_id = enriched_by_id(run(consume(stack.bootstrap, f"{stack.prefix}.enriched", 2)))
+    assert by_id["sample-001-late"]["duplicate_of"] == "sample-001"
+    second.stop()
+
+
+def test_dedup_window_expires_old_articles(stack):
+    worker = stack.worker(NEWSFLOW_DEDUP_WINDOW_S="2", NEWSFLOW_EXPIRY_INTERVAL_S="0.5")
+    worker.wait_ready()
+    run(produce(stack.bootstrap, f"{stack.prefix}.raw", [SAMPLES[0]]))
+    run(consume(stack.bootstrap, f"{stack.prefix}.enriched", 1))
+    time.sleep(3)
+    late, = copies_of([SAMPLES[0]], "after-window")
+    run(produce(stack.bootstrap, f"{stack.prefix}.raw", [late]))
+    by_id = enriched_by_id(run(consume(stack.bootstrap, f"{stack.prefix}.enriched", 2)))
+    assert by_id["sample-001-after-window"]["duplicate_of"] is None, "outside the window: a new story"
+    assert worker.metrics()["newsflow_dedup_expired_total"] >= 1
+    worker.stop()
