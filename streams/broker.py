@@ -320,7 +320,7 @@ def start(config: BrokerConfig, *, timeout: float = 90.0, die_with_parent: bool 
         proc = subprocess.Popen(
             cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             cwd=config.data_dir, start_new_session=True,
-            preexec_fn=_terminate_when_parent_dies if die_with_parent else None,
+            preexec_fn=terminate_when_parent_dies if die_with_parent else None,
         )
     config.pid_file.write_text(f"{proc.pid}\n")
     try:
@@ -331,7 +331,8 @@ def start(config: BrokerConfig, *, timeout: float = 90.0, die_with_parent: bool 
     return status(config)
 
 
-def _terminate_when_parent_dies() -> None:
+def terminate_when_parent_dies() -> None:
+    """Popen preexec_fn (Linux): the child gets SIGTERM when the process that started it dies."""
     import ctypes
 
     pr_set_pdeathsig = 1
@@ -414,12 +415,18 @@ def _reap(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return True
-    state = ""
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return True
-    return state == "Z"
+    if state != "Z":
+        return False
+    # Exited between the two looks: collect it now if it is our child, so no zombie keeps its PID.
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+    return True
 
 
 @dataclass(frozen=True)

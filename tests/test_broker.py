@@ -196,6 +196,7 @@ async def test_faust_worker_consumes_keeps_table_state_and_produces(kafka_bootst
                 [sys.executable, "-m", "faust", "-A", "tests.kafka_smoke_faust", "worker", "-l", "info",
                  "--web-host", "127.0.0.1", "--web-port", str(broker.free_loopback_ports(1)[0])],
                 cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                preexec_fn=broker.terminate_when_parent_dies,
             )
         try:
             await wait_for_log_line(log_path, "[^Worker]: Ready", worker, timeout=60)
