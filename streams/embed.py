@@ -4,6 +4,12 @@ The shipped model (streams/models/minilm-m2v, see its NOTICE) is a model2vec sta
 distilled from all-MiniLM-L6-v2 by tools/distill_model.py: an embedding is the mean of per-token
 vectors, so encoding costs a tokenizer call and a numpy gather (no torch at run time).
 Vectors are L2-normalised and quantised to 4 bits a component for storage (`quantise`).
+
+`Embedder.encode` computes exactly what model2vec's StaticModel.encode does (mean of the token rows,
+no special tokens, unknown tokens dropped, then L2 norm) but tokenises each whitespace-separated
+chunk once and caches its token ids: WordPiece never looks across whitespace, so the ids of a text
+are the concatenation of its chunks' ids, and news vocabulary repeats enough that almost every
+chunk is a cache hit. That turns a ~0.3 ms per-call overhead into a dict lookup per word.
 """
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 MODEL_DIR = Path(__file__).resolve().parent / "models" / "minilm-m2v"
+CACHE_CHUNKS = 200_000  # distinct chunks remembered; cleared wholesale when full (~20 MB at most)
 
 
 class Embedder:
@@ -23,10 +30,40 @@ class Embedder:
 
         self.model = StaticModel.from_pretrained(str(path))
         self.dims = int(self.model.dim)
+        # The fast path below is only exact for a plain mean-pooled model: no per-token weights or
+        # remapping. Anything else goes through model2vec itself.
+        self._plain = self.model.weights is None and self.model.token_mapping is None
+        self._table = np.asarray(self.model.embedding, dtype=np.float32)
+        self._tokenizer = self.model.tokenizer
+        self._unk = self.model.unk_token_id
+        self._max_tokens = self.model.max_length or 1 << 30
+        self._chunk_ids: dict[str, list[int]] = {}
+
+    def _ids(self, text: str) -> list[int]:
+        cache = self._chunk_ids
+        ids: list[int] = []
+        for chunk in text.split():
+            found = cache.get(chunk)
+            if found is None:
+                if len(cache) >= CACHE_CHUNKS:
+                    cache.clear()
+                found = [i for i in self._tokenizer.encode(chunk, add_special_tokens=False).ids if i != self._unk]
+                cache[chunk] = found
+            ids += found
+            if len(ids) >= self._max_tokens:
+                return ids[: self._max_tokens]
+        return ids
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit vectors, float32, one row per text (an empty text gives a zero row)."""
-        vectors = np.asarray(self.model.encode(texts, show_progress_bar=False), dtype=np.float32)
+        if self._plain:
+            vectors = np.zeros((len(texts), self.dims), dtype=np.float32)
+            for row, text in enumerate(texts):
+                ids = self._ids(text)
+                if ids:
+                    vectors[row] = self._table[ids].mean(axis=0)
+        else:
+            vectors = np.asarray(self.model.encode(texts, show_progress_bar=False), dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.where(norms == 0, 1.0, norms)
 

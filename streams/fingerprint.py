@@ -17,10 +17,13 @@ Evidence, one kind per tier:
             over its lead, the first LEAD_WORDS words (b"L"), so a lead-only teaser or a copy with
             a trimmed tail still shares keys with its original even when their Jaccard is low.
             The sketch keeps 48 one-byte minhash values of the text and 12 of the lead, plus the
-            shingle count, so the index can estimate both resemblance and containment.
+            shingle count, so the index can estimate both resemblance and containment (a bare
+            headline, which the near tier never compares, stores none of them).
   rewrite - an embedding of headline + lead (streams.embed, 64 dims at 4 bits) and the specific facts that a
             paraphrase keeps: names (capitalised tokens) and numbers, as 16-bit hashes. Keys are
             pairs of salient headline terms (b"T"), which a paraphrased headline usually keeps.
+            The headline's weekday (a one-byte mask) is kept too: two "stocks close higher" items
+            of different days are different reports however alike their words.
 Every key is a kind byte followed by at most 15 bytes, so the stream can route it as it is.
 """
 from __future__ import annotations
@@ -28,6 +31,7 @@ from __future__ import annotations
 import re
 import struct
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import combinations
 
 import numpy as np
@@ -43,12 +47,15 @@ LEAD_WORDS = 40
 LEAD_PERM = 12
 LEAD_BANDS, LEAD_ROWS = 3, 4
 TERM_LIMIT = 4  # salient headline terms -> at most 6 pair keys
+# A bare headline has no text keys (N/L), so it affords more term pairs (at most 10 keys); its top
+# TERM_LIMIT terms are the same ones a full article with that headline uses, so the two still meet.
+HEADLINE_TERM_LIMIT = 5
 FACT_LIMIT = 8  # names kept per article
 NUMBER_LIMIT = 4
 HEADLINE_TERMS = 8  # headline word stems kept for lexical overlap
 EMBED_LEAD_WORDS = 25
 SEED = 1_234_567
-VERSION = 1
+VERSION = 2
 
 _WORD = re.compile(r"\w+")
 _FACT_TOKEN = re.compile(r"[A-Za-z][A-Za-z.'&-]*[A-Za-z]|[A-Za-z]|\d[\d,.]*\d(?:st|nd|rd|th|s)?|\d(?:st|nd|rd|th|s)?|[.!?:;\"]")
@@ -65,6 +72,7 @@ mr mrs ms dr sir st monday tuesday wednesday thursday friday saturday sunday tod
 january february march april may june july august september october november december jan feb mar apr jun jul
 aug sep sept oct nov dec
 """.split())
+_WEEKDAYS = {d: 1 << i for i, d in enumerate("monday tuesday wednesday thursday friday saturday sunday".split())}
 _NUMBER_WORDS = {w: str(i) for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen twenty".split())}
@@ -79,14 +87,15 @@ class Fingerprint:
 
 @dataclass(frozen=True, slots=True)
 class Sketch:
-    """The decoded sketch (see Fingerprinter.fingerprint for the layout)."""
+    """The decoded sketch (see Fingerprinter._lexical for the layout)."""
     headline_only: bool
     shingles: int
-    minhash: np.ndarray  # uint8[NUM_PERM]
-    lead: np.ndarray  # uint8[LEAD_PERM]
+    minhash: np.ndarray  # uint8[NUM_PERM]; empty for a bare headline
+    lead: np.ndarray  # uint8[LEAD_PERM]; empty for a bare headline
     names: frozenset[int]
     numbers: frozenset[int]
     terms: frozenset[int]  # headline word stems
+    weekdays: int  # bit mask of the weekdays the headline names
     embedding: bytes  # packed 4-bit vector, b"" when no model
 
     @classmethod
@@ -96,21 +105,26 @@ class Sketch:
         if version != VERSION:
             raise ValueError(f"sketch version {version}")
         off = _HEADER.size
-        minhash = np.frombuffer(raw, dtype=np.uint8, count=NUM_PERM, offset=off)
-        off += NUM_PERM
-        lead = np.frombuffer(raw, dtype=np.uint8, count=LEAD_PERM, offset=off)
-        off += LEAD_PERM
-        n_names, n_numbers, n_terms, n_emb = raw[off], raw[off + 1], raw[off + 2], raw[off + 3]
-        off += 4
-        names = frozenset(struct.unpack_from(f"<{n_names}H", raw, off))
-        off += 2 * n_names
-        numbers = frozenset(struct.unpack_from(f"<{n_numbers}H", raw, off))
-        off += 2 * n_numbers
-        terms = frozenset(struct.unpack_from(f"<{n_terms}H", raw, off))
-        off += 2 * n_terms
-        return cls(bool(flags & 1), shingles, minhash, lead, names, numbers, terms, raw[off:off + n_emb])
+        if flags & 1:
+            minhash = lead = _EMPTY
+        else:
+            minhash = np.frombuffer(raw, dtype=np.uint8, count=NUM_PERM, offset=off)
+            lead = np.frombuffer(raw, dtype=np.uint8, count=LEAD_PERM, offset=off + NUM_PERM)
+            off += NUM_PERM + LEAD_PERM
+        n_names, n_numbers, n_terms, n_emb, weekdays = raw[off:off + 5]
+        off += 5
+        n_facts = n_names + n_numbers + n_terms
+        facts = struct.unpack_from(f"<{n_facts}H", raw, off)
+        off += 2 * n_facts
+        return cls(bool(flags & 1), shingles, minhash, lead, frozenset(facts[:n_names]),
+                   frozenset(facts[n_names:n_names + n_numbers]), frozenset(facts[n_names + n_numbers:]),
+                   weekdays, raw[off:off + n_emb])
 
 
+_EMPTY = np.zeros(0, dtype=np.uint8)
+
+
+@lru_cache(maxsize=1 << 16)  # words repeat across articles: a cache hit is cheaper than the loop
 def _stem(word: str) -> str:
     # Crude and deterministic: enough to equate "kills"/"killed", "Syria"/"Syrian" in routing keys.
     word = word.lower().replace(".", "").replace("'s", "").strip("'-")
@@ -121,6 +135,7 @@ def _stem(word: str) -> str:
     return word[:5]
 
 
+@lru_cache(maxsize=1 << 16)
 def _number(token: str) -> str | None:
     low = token.lower()
     if low in _NUMBER_WORDS:
@@ -145,6 +160,11 @@ def _h16(text: str) -> int:
     return xxhash.xxh3_64_intdigest(text.encode()) & 0xFFFF
 
 
+def term_hash(word: str) -> int:
+    """How a headline word is stored in Sketch.terms."""
+    return _h16(_stem(word))
+
+
 def _title_cased(words: list[str]) -> bool:
     long = [w for w in words if len(w) > 3 and w[0].isalpha()]
     return len(long) >= 3 and sum(w[0].isupper() for w in long) >= 0.8 * len(long)
@@ -159,42 +179,61 @@ def extract_facts(title: str, lead: str) -> tuple[list[str], list[str], list[str
     names: list[str] = []
     numbers: list[str] = []
     terms: list[str] = []
-    for part, is_title in ((title, True), (lead, False)):
-        tokens = _FACT_TOKEN.findall(part)
-        title_case = is_title and _title_cased(tokens)
-        for tok in tokens:
-            if tok in '.!?:;"':
-                continue
-            if not is_title:
-                if len(names) >= FACT_LIMIT and len(numbers) >= NUMBER_LIMIT:
-                    break
-                if not (tok[0].isupper() or tok[0].isdigit() or tok in _NUMBER_WORDS):
-                    continue  # in the lead only names and numbers matter
-            num = _number(tok)
-            if num is not None:
-                if num not in numbers:
-                    numbers.append(num)
-                if is_title and num not in terms:
-                    terms.append(num)
-                continue
-            low = tok.lower()
-            if low in _STOP or len(low) < 2:
-                continue
-            stem = _stem(tok)
-            acronym = tok.replace(".", "").isupper() and len(tok.replace(".", "")) >= 2
-            if (tok[0].isupper() and not title_case) or acronym:
-                if stem not in names:
-                    names.append(stem)
-            if is_title and stem not in terms and len(stem) >= 3:
-                terms.append(stem)
+    title_tokens = _FACT_TOKEN.findall(title)
+    title_case = _title_cased(title_tokens)
+    for tok in title_tokens:
+        if tok in '.!?:;"':
+            continue
+        num = _number(tok)
+        if num is not None:
+            if num not in numbers:
+                numbers.append(num)
+            if num not in terms:
+                terms.append(num)
+            continue
+        low = tok.lower()
+        if low in _STOP or len(low) < 2:
+            continue
+        stem = _stem(tok)
+        if (tok[0].isupper() and not title_case) or _is_acronym(tok):
+            if stem not in names:
+                names.append(stem)
+        if stem not in terms and len(stem) >= 3:
+            terms.append(stem)
+    # In the lead only names and numbers matter: filter the tokens in one pass before the loop.
+    for tok in [t for t in _FACT_TOKEN.findall(lead) if t[0].isupper() or t[0].isdigit() or t in _NUMBER_WORDS]:
+        if len(names) >= FACT_LIMIT and len(numbers) >= NUMBER_LIMIT:
+            break
+        num = _number(tok)
+        if num is not None:
+            if num not in numbers:
+                numbers.append(num)
+            continue
+        if len(tok) < 2 or tok.lower() in _STOP:
+            continue
+        stem = _stem(tok)
+        if stem not in names:
+            names.append(stem)
     return names, numbers, terms
 
 
-def _salient(terms: list[str], names: set[str], numbers: set[str]) -> list[str]:
+def _is_acronym(tok: str) -> bool:
+    bare = tok.replace(".", "")
+    return len(bare) >= 2 and bare.isupper()
+
+
+def weekday_mask(title: str) -> int:
+    mask = 0
+    for word in _words(title):
+        mask |= _WEEKDAYS.get(word.decode(), 0) if len(word) >= 6 else 0
+    return mask
+
+
+def _salient(terms: list[str], names: set[str], numbers: set[str], limit: int = TERM_LIMIT) -> list[str]:
     # Names and numbers first (what a paraphrase keeps), then the longest remaining words.
     ranked = sorted(range(len(terms)), key=lambda i: (terms[i] not in names and terms[i] not in numbers,
                                                        -len(terms[i]), i))
-    return sorted(terms[i] for i in ranked[:TERM_LIMIT])
+    return sorted(terms[i] for i in ranked[:limit])
 
 
 def _band_keys(kind: bytes, values: np.ndarray, bands: int, rows: int) -> list[bytes]:
@@ -206,10 +245,12 @@ def _band_keys(kind: bytes, values: np.ndarray, bands: int, rows: int) -> list[b
 
 
 def _shingle_hashes(word_hashes: np.ndarray) -> np.ndarray:
+    # Not de-duplicated: a minimum does not change when a value repeats, and sorting costs more
+    # than the repeats (rare in prose) do.
     if len(word_hashes) < SHINGLE:
-        return np.unique(word_hashes)
+        return word_hashes
     a, b, c = word_hashes[:-2], word_hashes[1:-1], word_hashes[2:]
-    return np.unique((a * _MUL1) ^ (b * _MUL2) ^ c)
+    return (a * _MUL1) ^ (b * _MUL2) ^ c
 
 
 def _minhash(shingles: np.ndarray, num_perm: int) -> np.ndarray:
@@ -240,44 +281,49 @@ class Fingerprinter:
 
             texts = [p.title + ". " + " ".join(p.text.split(maxsplit=EMBED_LEAD_WORDS)[:EMBED_LEAD_WORDS])
                      for p in prepared]
-            vectors = self.embedder.encode(texts)[:, : self.embed_dims]
-            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-            vectors = vectors / np.where(norms == 0, 1.0, norms)
-            embeddings = [quantise(v) for v in vectors]
+            # quantise() scales each vector to its own peak, so the prefix needs no renormalising.
+            embeddings = [quantise(v) for v in self.embedder.encode(texts)[:, : self.embed_dims]]
         return [self._assemble(part, emb) for part, emb in zip(parts, embeddings)]
 
     def _lexical(self, prepared: PreparedText) -> tuple:
+        """Everything but the embedding. Sketch layout (little endian):
+            version u8, flags u8 (bit 0: bare headline), shingle count u16,
+            [text minhash u8 x NUM_PERM, lead minhash u8 x LEAD_PERM]  (not for a bare headline),
+            n_names u8, n_numbers u8, n_terms u8, n_embedding u8, weekday mask u8,
+            names u16 x n, numbers u16 x n, terms u16 x n, embedding bytes.
+        """
         text_words = _words(prepared.text)
         headline_only = len(text_words) < 8
         words = _words(prepared.title) + text_words if headline_only else text_words
         content_hash = xxhash.xxh3_128_hexdigest(b" ".join(words))
         keys = [b"E" + bytes.fromhex(content_hash)[:15]]
-        word_hashes = np.asarray(rensa.RMinHash.hash_token_sets([words])[0], dtype=np.uint64) if words \
-            else np.zeros(0, dtype=np.uint64)
-        shingles = _shingle_hashes(word_hashes)
-        full = _minhash(shingles, NUM_PERM)
-        lead = _minhash(_shingle_hashes(word_hashes[:LEAD_WORDS]), LEAD_PERM)
-        if len(shingles) >= 1:
+        n_shingles = max(0, len(words) - SHINGLE + 1) if len(words) >= SHINGLE else len(words)
+        head = _HEADER.pack(VERSION, int(headline_only), min(n_shingles, 0xFFFF))
+        if headline_only:
+            body = head  # the near tier never compares bare headlines: no minhash to store
+        else:
+            word_hashes = np.asarray(rensa.RMinHash.hash_token_sets([words])[0], dtype=np.uint64)
+            full = _minhash(_shingle_hashes(word_hashes), NUM_PERM)
+            lead = _minhash(_shingle_hashes(word_hashes[:LEAD_WORDS]), LEAD_PERM)
             keys += _band_keys(b"N", full, LSH_BANDS, LSH_ROWS)
             if len(words) > LEAD_WORDS:  # otherwise the lead is the text and its bands add nothing
                 keys += _band_keys(b"L", lead, LEAD_BANDS, LEAD_ROWS)
+            body = head + (full & 0xFF).astype(np.uint8).tobytes() + (lead & 0xFF).astype(np.uint8).tobytes()
         lead_text = " ".join(prepared.text.split(maxsplit=LEAD_WORDS * 2)[:LEAD_WORDS * 2])
         names, numbers, terms = extract_facts(prepared.title, lead_text)
-        salient = _salient(terms, set(names), set(numbers))
+        salient = _salient(terms, set(names), set(numbers), HEADLINE_TERM_LIMIT if headline_only else TERM_LIMIT)
         for a, b in combinations(salient, 2):
             keys.append(b"T" + xxhash.xxh3_64_digest(f"{a}|{b}".encode()))
         name_hashes = list(dict.fromkeys(_h16(n) for n in names[:FACT_LIMIT]))
         number_hashes = list(dict.fromkeys(_h16(n) for n in numbers[:NUMBER_LIMIT]))
         term_hashes = list(dict.fromkeys(_h16(t) for t in terms[:HEADLINE_TERMS]))
-        body = (_HEADER.pack(VERSION, int(headline_only), min(len(shingles), 0xFFFF))
-                + (full & 0xFF).astype(np.uint8).tobytes() + (lead & 0xFF).astype(np.uint8).tobytes())
         facts = struct.pack(f"<{len(name_hashes) + len(number_hashes) + len(term_hashes)}H",
                             *name_hashes, *number_hashes, *term_hashes)
         counts = (len(name_hashes), len(number_hashes), len(term_hashes))
-        return content_hash, tuple(dict.fromkeys(keys)), body, counts, facts
+        return content_hash, tuple(dict.fromkeys(keys)), body, counts, weekday_mask(prepared.title), facts
 
     @staticmethod
     def _assemble(part: tuple, embedding: bytes) -> Fingerprint:
-        content_hash, keys, body, counts, facts = part
-        sketch = body + bytes([*counts, len(embedding)]) + facts + embedding
+        content_hash, keys, body, counts, weekdays, facts = part
+        sketch = body + bytes([*counts, len(embedding), weekdays]) + facts + embedding
         return Fingerprint(content_hash=content_hash, keys=keys, sketch=sketch)

@@ -36,7 +36,8 @@ def partition_of(key: bytes, partitions: int) -> int:
     return xxhash.xxh3_64_intdigest(key) % partitions
 
 
-def run(articles: list[dict], partitions: int, fingerprinter: Fingerprinter) -> tuple[list[dict], dict]:
+def run(articles: list[dict], partitions: int, fingerprinter: Fingerprinter,
+        adopt: bool = False) -> tuple[list[dict], dict]:
     stores = [DictStore() for _ in range(partitions)]
     indexes = [DedupIndex(s) for s in stores]
     out = []
@@ -51,6 +52,12 @@ def run(articles: list[dict], partitions: int, fingerprinter: Fingerprinter) -> 
             routed.setdefault(partition_of(key, partitions), []).append(key)
         matches = [indexes[p].probe(article["id"], fp, float(seen_at), keys=ks) for p, ks in routed.items()]
         result = combine(article["id"], matches)
+        if adopt and result.duplicate_of is not None:
+            # What the stream would do if its decide step told every probed partition the group
+            # root combine() chose (DedupIndex.adopt_root); off by default: it does not, yet.
+            root_seen_at = min(m.root_seen_at for m in matches if m is not None and m.root_id == result.duplicate_of)
+            for p in routed:
+                indexes[p].adopt_root(article["id"], result, root_seen_at)
         out.append({"id": article["id"], "duplicate_of": result.duplicate_of, "duplicate_kind": result.duplicate_kind,
                     "similarity": result.similarity, "cluster_id": result.cluster_id, "topics": []})
     t3 = time.perf_counter()
