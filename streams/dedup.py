@@ -68,6 +68,7 @@ ARTICLE_REWRITE_NAMES = 3  # shared names, and at least this share of the shorte
 ARTICLE_REWRITE_NAME_SHARE = 0.6
 ARTICLE_REWRITE_JACCARD = 0.1
 
+GROUP_DISSENT_VETOES = True
 ROOT_UNSEEN_AGREES = False  # chain guard when the root's record is not in this store (see _root_agrees)
 
 MAX_POSTING = 256  # refs kept per key; the oldest fall off first
@@ -326,6 +327,7 @@ class DedupIndex:
         horizon = seen_at - self.window_s
         ranked = sorted(hits, key=lambda r: (r not in exact, -hits[r]))[:MAX_CANDIDATES]
         verified: list[tuple[int, float, _Record]] = []
+        dissent: set[str] = set()  # groups with a visible member this article does not match at all
         for ref in ranked:
             raw = self._record(ref)
             if raw is None or _Record.seen_at_of(raw) < horizon:
@@ -344,7 +346,14 @@ class DedupIndex:
             sim = rewrite_similarity(mine, theirs)
             if sim is not None and self._root_agrees(mine, rec, horizon):
                 verified.append((2, _quantised(sim), rec))
+            elif sim is None:
+                dissent.add(rec.root_id)
 
+        if dissent and GROUP_DISSENT_VETOES:
+            # Paraphrase is not transitive: joining a group by rewrite needs every member this
+            # article met to agree, or one loose hub ("Nato soldier killed in Afghanistan") pulls
+            # in every item that resembles it but not each other. Copies (exact/near) still join.
+            verified = [v for v in verified if v[0] < 2 or v[2].root_id not in dissent]
         match: Match | None = None
         if verified:
             # Same order as combine(), so one store and N partitions pick the same group.

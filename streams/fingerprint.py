@@ -58,7 +58,8 @@ SEED = 1_234_567
 VERSION = 2
 
 _WORD = re.compile(r"\w+")
-_FACT_TOKEN = re.compile(r"[A-Za-z][A-Za-z.'&-]*[A-Za-z]|[A-Za-z]|\d[\d,.]*\d(?:st|nd|rd|th|s)?|\d(?:st|nd|rd|th|s)?|[.!?:;\"]")
+# Hyphens split tokens ("Manning-WikiLeaks", "pro-Mursi"): each part is a word of its own.
+_FACT_TOKEN = re.compile(r"[A-Za-z][A-Za-z.'&]*[A-Za-z]|[A-Za-z]|\d[\d,.]*\d(?:st|nd|rd|th|s)?|\d(?:st|nd|rd|th|s)?|[.!?:;\"]")
 _MUL1, _MUL2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F)
 _HEADER = struct.Struct("<BBH")
 _STOP = frozenset("""
@@ -127,7 +128,7 @@ _EMPTY = np.zeros(0, dtype=np.uint8)
 @lru_cache(maxsize=1 << 16)  # words repeat across articles: a cache hit is cheaper than the loop
 def _stem(word: str) -> str:
     # Crude and deterministic: enough to equate "kills"/"killed", "Syria"/"Syrian" in routing keys.
-    word = word.lower().replace(".", "").replace("'s", "").strip("'-")
+    word = word.lower().replace(".", "").replace("'s", "").replace("'", "").strip("-")
     for suffix in ("ing", "ed", "es", "s"):
         if len(word) > len(suffix) + 3 and word.endswith(suffix):
             word = word[: -len(suffix)]

@@ -74,9 +74,9 @@ _DATELINE = re.compile(
     rf"|{_AGENCY})"
     r"\s*(?:-{1,3}|:)\s+(?=\S)"
 )
-_TITLE_PREFIX = re.compile(r"^(?:update\s*\d*\s*[-:]|updated\s*[-:]|breaking(?: news)?\s*[-:]|exclusive\s*[-:]|"
-                           r"watch\s*[-:]|video\s*[-:]|live\s*[-:]|analysis\s*[-:]|factbox\s*[-:]|corrected\s*[-:])\s*",
-                           re.IGNORECASE)
+# Wire-service labels, possibly stacked ("EXCLUSIVE-UPDATE 2-", "BREAKING: UPDATE 1-").
+_TITLE_PREFIX = re.compile(r"^(?:(?:update\s*\d*|updated|breaking(?: news)?|exclusive|watch|video|live|analysis|factbox|"
+                           r"corrected)\s*[-:]\s*)+", re.IGNORECASE)
 _TITLE_SITE = re.compile(r"\s+[|\u00bb]\s+[^|]{1,40}$")  # "Headline | World News", "Headline » Site"
 _SENTENCE_END = re.compile(r"[.!?\"')\]:;]$")
 
