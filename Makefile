@@ -31,7 +31,7 @@ broker-stop: venv
 	$(PY) -m streams.broker stop
 
 broker-status: venv
-	$(PY) -m streams.broker status
+	@$(PY) -m streams.broker status || true
 
 test: venv jars
 	$(VENV)/bin/pytest -q
