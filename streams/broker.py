@@ -4,7 +4,8 @@ The broker's jars come from Maven Central through `mvn` (deploy/kafka/pom.xml) i
 so a fresh machine needs only a JDK, Maven and the registry. The broker runs as a background `java` process
 whose PID is kept in <data dir>/broker.pid; `stop` signals that PID only, never a process found by name.
 
-Usage: python -m streams.broker start|stop|status [--port N] [--controller-port N] [--dir PATH] [--version V]
+Usage: python -m streams.broker start|stop|status|jars [--port N] [--controller-port N] [--dir PATH] [--version V]
+(exit status: 0 ok, 1 error, 3 for `status` when the broker is not running).
 Environment: NEWSFLOW_BROKER_PORT (9092), NEWSFLOW_BROKER_CONTROLLER_PORT (port + 1), NEWSFLOW_BROKER_DIR
 (var/kafka), NEWSFLOW_KAFKA_VERSION (DEFAULT_KAFKA_VERSION), NEWSFLOW_BROKER_HEAP (-Xmx512m).
 
@@ -195,8 +196,9 @@ def _java_command(config: BrokerConfig, libs: Path, main_class: str, *args: str)
         "java",
         config.heap,
         "-Xms128m",
-        # Serial GC and one JIT thread pool sized for 2 shared cores; the broker's load here is tiny.
+        # Serial GC: the least CPU and memory overhead, right for a lightly loaded broker on 2 shared cores.
         "-XX:+UseSerialGC",
+        "-XX:+ExitOnOutOfMemoryError",
         "-Djava.awt.headless=true",
         f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
         f"-Dkafka.logs.dir={config.data_dir / 'logs'}",
