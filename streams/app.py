@@ -38,6 +38,7 @@ from .logs import logging_config
 from .metrics import Metrics
 from .pipeline import Pipeline, root_seen_at_of
 from .records import Rejection, deadletter_record
+from .segments import PartitionState, SegmentTable
 from . import PIPELINE_VERSION, topology
 
 log = logging.getLogger("newsflow.worker")
@@ -134,22 +135,23 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
                        value_serializer="raw", partitions=n)
     answers = app.topic(topology.answers_topic(settings), key_type=bytes, value_type=bytes,
                         key_serializer="raw", value_serializer="raw", partitions=n)
-    def bytes_table(name: str) -> Any:
-        # Keys are binary hashes and values already-encoded bytes: the table, its store and its
-        # changelog (which recovery decodes) must all pass them through untouched. Faust would
-        # otherwise derive json serializers from the types.
+    def segment_table(name: str) -> SegmentTable:
+        # Raw bytes end to end: segment keys and packed values must reach recovery untouched.
+        retention_ms = int((settings.dedup_window_s + 86400) * 1000)
         changelog = app.topic(topology.changelog_topic(settings, name), partitions=n, key_type=bytes,
                               value_type=bytes, key_serializer="raw", value_serializer="raw",
-                              internal=True, compacting=True, deleting=False)
-        table = app.Table(name, default=None, partitions=n, key_type=bytes, value_type=bytes,
-                          changelog_topic=changelog)
+                              internal=True, compacting=False, deleting=True, retention=retention_ms / 1000)
+        table = app.tables.add(SegmentTable(app, name=name, default=None, beacon=app.tables.beacon,
+                                            partitions=n, key_type=bytes, value_type=bytes,
+                                            changelog_topic=changelog))
         table.key_serializer = table.value_serializer = "raw"
         return table
 
-    index_table = bytes_table(topology.TABLE_INDEX)
-    pending_table = bytes_table(topology.TABLE_PENDING)
+    index_table = segment_table(topology.TABLE_INDEX)
+    pending_table = segment_table(topology.TABLE_PENDING)
     health = WorkerHealth(app, settings, metrics)
     app.newsflow_health = health  # type: ignore[attr-defined]
+    batch_max, batch_within = settings.batch_max, settings.batch_within_s
 
     async def send_deadletter(data: bytes, rejection: Rejection, message: Any) -> None:
         record = deadletter_record(data, rejection, topic=message.topic, partition=message.partition,
@@ -158,112 +160,153 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
         await deadletter.send(key=message.key, value=orjson.dumps(record))
         metrics.deadlettered.labels(rejection.reason).inc()
 
+    async def send_grouped(topic: Any, kind: str, grouped: dict[int, list]) -> None:
+        # One record per target partition per batch: per-article records would cost more than
+        # the work they carry.
+        for partition, items in grouped.items():
+            await topic.send(key=None, value=orjson.dumps({"type": kind, "items": items}), partition=partition)
+
     @app.agent(raw, name="ingest")
     async def ingest(stream: Any) -> None:
-        async for event in stream.events():
-            message = event.message
-            data = message.value if message.value is not None else b""
-            metrics.consumed.inc()
-            try:
-                admitted = pipeline.admit(data)
-                analysed = admitted if isinstance(admitted, Rejection) else pipeline.analyse(admitted)
-            except Exception as exc:  # a bug in the core must not kill the worker or lose the record
-                log.exception("internal error analysing a record at %s[%s]@%s", message.topic,
-                              message.partition, message.offset)
-                analysed = Rejection("internal_error", f"{type(exc).__name__}: {exc}")
-            if isinstance(analysed, Rejection):
-                await send_deadletter(data, analysed, message)
-                continue
-            for stage, seconds in analysed.timings.items():
-                metrics.stage.labels(stage).observe(seconds)
-            article_id = analysed.article.id
-            id_key = article_id.encode()
-            fp = analysed.fingerprint
-            by_partition: dict[int, list[bytes]] = defaultdict(list)
-            for key in fp.keys:
-                by_partition[topology.partition_for(key, n)].append(key)
-            home = topology.partition_for(id_key, n)
-            ingested_at = message.timestamp or time.time()
-            wire = analysed.to_wire()
-            wire.update(type="article", id=article_id, ingested_at=ingested_at, expected=len(by_partition))
-            await answers.send(key=id_key, value=orjson.dumps(wire), partition=home)
-            for partition, keys in by_partition.items():
-                probe = {"type": "probe", "id": article_id, "home": home, "seen_at": ingested_at,
-                         "content_hash": fp.content_hash, "keys": [k.hex() for k in keys], "sketch": fp.sketch.hex()}
-                await probes.send(key=id_key, value=orjson.dumps(probe), partition=partition)
+        async for events in stream.take_events(batch_max, within=batch_within):
+            probes_out: dict[int, list] = defaultdict(list)
+            articles_out: dict[int, list] = defaultdict(list)
+            for event in events:
+                message = event.message
+                data = message.value if message.value is not None else b""
+                metrics.consumed.inc()
+                try:
+                    admitted = pipeline.admit(data)
+                    analysed = admitted if isinstance(admitted, Rejection) else pipeline.analyse(admitted)
+                except Exception as exc:  # a bug in the core must not kill the worker or lose the record
+                    log.exception("internal error analysing a record at %s[%s]@%s", message.topic,
+                                  message.partition, message.offset)
+                    analysed = Rejection("internal_error", f"{type(exc).__name__}: {exc}")
+                if isinstance(analysed, Rejection):
+                    await send_deadletter(data, analysed, message)
+                    continue
+                for stage, seconds in analysed.timings.items():
+                    metrics.stage.labels(stage).observe(seconds)
+                article_id = analysed.article.id
+                fp = analysed.fingerprint
+                by_partition: dict[int, list[bytes]] = defaultdict(list)
+                for key in fp.keys:
+                    by_partition[topology.partition_for(key, n)].append(key)
+                home = topology.partition_for(article_id.encode(), n)
+                ingested_at = message.timestamp or time.time()
+                wire = analysed.to_wire()
+                wire.update(id=article_id, ingested_at=ingested_at, expected=sorted(by_partition))
+                articles_out[home].append(wire)
+                for partition, keys in by_partition.items():
+                    probes_out[partition].append(
+                        {"type": "probe", "id": article_id, "home": home, "seen_at": ingested_at,
+                         "content_hash": fp.content_hash, "keys": [k.hex() for k in keys],
+                         "sketch": fp.sketch.hex()})
+            # Articles first: their home partition then usually holds the article before its answers.
+            await send_grouped(answers, "articles", articles_out)
+            await send_grouped(probes, "probes", probes_out)
 
-    indexes: dict[int, DedupIndex] = {}
+    indexes: dict[int, tuple[PartitionState, DedupIndex]] = {}
     last_expiry: dict[int, float] = {}
+
+    def index_for(partition: int) -> tuple[PartitionState, DedupIndex]:
+        found = indexes.get(partition)
+        if found is None:
+            state = PartitionState(index_table, partition)
+            found = indexes[partition] = (state, DedupIndex(state, window_s=settings.dedup_window_s))
+        return found
 
     @app.agent(probes, name="index")
     async def index(stream: Any) -> None:
-        async for event in stream.events():
-            partition = event.message.partition
-            probe = orjson.loads(event.message.value)
-            idx = indexes.get(partition)
-            if idx is None:
-                idx = indexes[partition] = DedupIndex(TablePartitionStore(index_table, partition),
-                                                      window_s=settings.dedup_window_s)
-            if probe["type"] == "adopt":
-                result = DedupResult(**probe["result"])
-                idx.adopt_root(probe["id"], result, probe["root_seen_at"])
-                continue
-            started = time.perf_counter()
-            try:
-                keys = [bytes.fromhex(k) for k in probe["keys"]]
-                fp = Fingerprint(probe["content_hash"], tuple(keys), bytes.fromhex(probe["sketch"]))
-                match = idx.probe(probe["id"], fp, probe["seen_at"], keys=keys)
-            except Exception:
-                # The article is still published (as not a duplicate): losing it would be worse.
-                log.exception("dedup probe failed in partition %s; answering 'no match'", partition)
-                match = None
-            metrics.stage.labels("dedup").observe(time.perf_counter() - started)
-            answer = {"type": "answer", "id": probe["id"], "from": partition,
-                      "match": match.to_dict() if match else None}
-            await answers.send(key=probe["id"].encode(), value=orjson.dumps(answer), partition=probe["home"])
-            # Expiry runs inside the stream so its tombstones go to this partition's changelog.
+        async for events in stream.take_events(batch_max, within=batch_within):
+            answers_out: dict[int, list] = defaultdict(list)
+            touched: set[int] = set()
+            for event in events:
+                partition = event.message.partition
+                state, idx = index_for(partition)
+                touched.add(partition)
+                for item in orjson.loads(event.message.value)["items"]:
+                    if item["type"] == "adopt":
+                        idx.adopt_root(item["id"], DedupResult(**item["result"]), item["root_seen_at"])
+                        continue
+                    started = time.perf_counter()
+                    try:
+                        keys = [bytes.fromhex(k) for k in item["keys"]]
+                        fp = Fingerprint(item["content_hash"], tuple(keys), bytes.fromhex(item["sketch"]))
+                        match = idx.probe(item["id"], fp, item["seen_at"], keys=keys)
+                    except Exception:
+                        # The article is still published (as not a duplicate): losing it would be worse.
+                        log.exception("dedup probe failed in partition %s; answering 'no match'", partition)
+                        match = None
+                    metrics.stage.labels("dedup").observe(time.perf_counter() - started)
+                    answers_out[item["home"]].append({"type": "answer", "id": item["id"], "from": partition,
+                                                      "match": match.to_dict() if match else None})
             now = time.time()
-            if now - last_expiry.get(partition, 0.0) >= settings.expiry_interval_s:
-                last_expiry[partition] = now
-                metrics.expired.inc(idx.expire(now))
+            for partition in touched:
+                state, idx = index_for(partition)
+                if now - last_expiry.get(partition, 0.0) >= settings.expiry_interval_s:
+                    last_expiry[partition] = now
+                    metrics.expired.inc(idx.expire(now))
+                state.flush()
+            await send_grouped(answers, "answers", answers_out)
+
+    pendings: dict[int, PartitionState] = {}
+
+    def pending_for(partition: int) -> PartitionState:
+        state = pendings.get(partition)
+        if state is None:
+            state = pendings[partition] = PartitionState(pending_table, partition)
+        return state
+
+    async def publish(article: dict, answers_by_partition: dict, adopts_out: dict[int, list]) -> None:
+        started = time.perf_counter()
+        matches = [Match.from_dict(m) for m in answers_by_partition.values() if m]
+        result = combine(article["id"], matches)
+        now = time.time()
+        record = Pipeline.enriched(article, result, ingested_at=article["ingested_at"], processed_at=now)
+        await enriched.send(key=article["id"].encode(), value=orjson.dumps(record))
+        if result.duplicate_of is not None:
+            # Every partition that indexed this article learns which group it joined, so a later
+            # copy found there through this article points at the group's first member.
+            adopt = {"type": "adopt", "id": article["id"], "result": asdict(result),
+                     "root_seen_at": root_seen_at_of(result, matches)}
+            for partition in answers_by_partition:
+                adopts_out[int(partition)].append(adopt)
+            metrics.duplicates.labels(result.duplicate_kind).inc()
+        metrics.enriched.inc()
+        for topic in record["topics"]:
+            metrics.topics.labels(topic).inc()
+        metrics.stage.labels("publish").observe(time.perf_counter() - started)
+        metrics.latency.observe(max(0.0, now - article["ingested_at"]))
 
     @app.agent(answers, name="decide")
     async def decide(stream: Any) -> None:
-        async for event in stream.events():
-            message = orjson.loads(event.message.value)
-            key = message["id"].encode()
-            stored = pending_table.get(key)
-            state = orjson.loads(stored) if stored is not None else {"article": None, "answers": {}}
-            if message["type"] == "article":
-                state["article"] = message
-            else:  # keyed by answering partition: a redelivered answer is not counted twice
-                state["answers"][str(message["from"])] = message["match"]
-            article = state["article"]
-            if article is None or len(state["answers"]) < article["expected"]:
-                pending_table[key] = orjson.dumps(state)
-                continue
-            started = time.perf_counter()
-            matches = [Match.from_dict(m) for m in state["answers"].values() if m]
-            result = combine(article["id"], matches)
-            now = time.time()
-            record = Pipeline.enriched(article, result, ingested_at=article["ingested_at"], processed_at=now)
-            await enriched.send(key=key, value=orjson.dumps(record))
-            if result.duplicate_of is not None:
-                # Tell every partition that indexed this article which group it joined, so a later
-                # copy found there through this article points at the group's first member.
-                adopt = orjson.dumps({"type": "adopt", "id": article["id"], "result": asdict(result),
-                                      "root_seen_at": root_seen_at_of(result, matches)})
-                for partition in state["answers"]:
-                    await probes.send(key=key, value=adopt, partition=int(partition))
-            if stored is not None:
-                del pending_table[key]
-            metrics.enriched.inc()
-            if result.duplicate_kind:
-                metrics.duplicates.labels(result.duplicate_kind).inc()
-            for topic in record["topics"]:
-                metrics.topics.labels(topic).inc()
-            metrics.stage.labels("publish").observe(time.perf_counter() - started)
-            metrics.latency.observe(max(0.0, now - article["ingested_at"]))
+        async for events in stream.take_events(batch_max, within=batch_within):
+            adopts_out: dict[int, list] = defaultdict(list)
+            touched: set[int] = set()
+            for event in events:
+                partition = event.message.partition
+                state = pending_for(partition)
+                touched.add(partition)
+                message = orjson.loads(event.message.value)
+                for item in message["items"]:
+                    key = item["id"].encode()
+                    stored = state.get(key)
+                    entry = orjson.loads(stored) if stored is not None else {"article": None, "answers": {}}
+                    if message["type"] == "articles":
+                        entry["article"] = item
+                    else:  # keyed by answering partition: a redelivered answer is not counted twice
+                        entry["answers"][str(item["from"])] = item["match"]
+                    article = entry["article"]
+                    if article is not None and len(entry["answers"]) >= len(article["expected"]):
+                        await publish(article, entry["answers"], adopts_out)
+                        if stored is not None:
+                            state.delete(key)
+                    else:
+                        state.put(key, orjson.dumps(entry))
+            for partition in touched:
+                pending_for(partition).flush()
+            await send_grouped(probes, "probes", adopts_out)
 
     @app.page("/metrics")
     async def metrics_view(web: Any, request: Any) -> Any:
@@ -285,7 +328,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
         if stats_due:
             health.last_stats = time.time()
             articles = entries = size = 0
-            for idx in indexes.values():
+            for _state, idx in indexes.values():
                 s = idx.stats()
                 articles += s.articles
                 entries += s.entries

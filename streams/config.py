@@ -66,6 +66,8 @@ class Settings:
     session_timeout_s: float = field(default_factory=lambda: _env_float("NEWSFLOW_SESSION_TIMEOUT_S", 30.0))
     heartbeat_interval_s: float = field(default_factory=lambda: _env_float("NEWSFLOW_HEARTBEAT_INTERVAL_S", 3.0))
     rebalance_timeout_s: float = field(default_factory=lambda: _env_float("NEWSFLOW_REBALANCE_TIMEOUT_S", 60.0))
+    batch_max: int = field(default_factory=lambda: _env_int("NEWSFLOW_BATCH_MAX", 256))
+    batch_within_s: float = field(default_factory=lambda: _env_float("NEWSFLOW_BATCH_WITHIN_S", 0.02))
     standby_replicas: int = field(default_factory=lambda: _env_int("NEWSFLOW_STANDBY_REPLICAS", 0))
     health_interval_s: float = field(default_factory=lambda: _env_float("NEWSFLOW_HEALTH_INTERVAL_S", 5.0))
     stats_interval_s: float = field(default_factory=lambda: _env_float("NEWSFLOW_STATS_INTERVAL_S", 60.0))

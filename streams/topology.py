@@ -35,6 +35,12 @@ def partition_for(key: bytes, partitions: int) -> int:
     return xxhash.xxh3_64_intdigest(key) % partitions
 
 
+def segment_retention_ms(s: Settings) -> int:
+    # Everything a segment wrote has left the dedup window by then (it was written after its
+    # articles were ingested), so dropping the segment loses no live state.
+    return int((s.dedup_window_s + 86400) * 1000)
+
+
 def topic_specs(s: Settings) -> dict[str, tuple[int, dict[str, str]]]:
     """name -> (partitions, topic configs). Retention per topic is documented in the README."""
     n = s.partitions
@@ -44,8 +50,9 @@ def topic_specs(s: Settings) -> dict[str, tuple[int, dict[str, str]]]:
         s.topic_deadletter: (n, {"retention.ms": str(30 * DAY_MS)}),
         probes_topic(s): (n, {"retention.ms": str(DAY_MS)}),
         answers_topic(s): (n, {"retention.ms": str(DAY_MS)}),
-        changelog_topic(s, TABLE_INDEX): (n, {"cleanup.policy": "compact"}),
-        changelog_topic(s, TABLE_PENDING): (n, {"cleanup.policy": "compact"}),
+        # Segment changelogs (streams.segments): unique keys, so retention rather than compaction.
+        changelog_topic(s, TABLE_INDEX): (n, {"retention.ms": str(segment_retention_ms(s))}),
+        changelog_topic(s, TABLE_PENDING): (n, {"retention.ms": str(segment_retention_ms(s))}),
     }
 
 

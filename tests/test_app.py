@@ -132,10 +132,8 @@ def test_every_record_is_enriched_or_dead_lettered_with_its_reason(stack):
 def test_batch_process_and_stream_publish_the_same_records(stack):
     worker = stack.worker()
     worker.wait_ready()
-    # One at a time so the stream sees them in file order, as `process` does.
-    for line in SAMPLES:
-        run(produce(stack.bootstrap, f"{stack.prefix}.raw", [line]))
-        time.sleep(0.05)
+    # One raw partition (one key), so the stream sees them in file order, as `process` does.
+    run(produce(stack.bootstrap, f"{stack.prefix}.raw", SAMPLES, keys=[b"one-feed"] * len(SAMPLES)))
     streamed = enriched_by_id(run(consume(stack.bootstrap, f"{stack.prefix}.enriched", len(SAMPLES))))
     out = subprocess.run([sys.executable, "-m", "streams.cli", "process"], input=b"\n".join(SAMPLES),
                          capture_output=True, cwd=REPO, env=stack_env(stack.bootstrap, stack.prefix), check=True)

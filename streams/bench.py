@@ -1,0 +1,250 @@
+"""`newsflow bench`: throughput and latency, one JSON object on stdout, progress on stderr.
+
+Figures (see README, Benchmarks):
+  process_articles_per_s      batch mode (`newsflow process` core) over the bench articles
+  classify_articles_per_s     the classifier alone on the prepared articles
+  dedup_*                     the dedup step vs a plain datasketch MinHashLSH baseline (streams.benchmarks)
+  pipeline_articles_per_s     one worker process through the real broker: a backlog of raw articles
+                              drained to enriched records (end to end: raw -> 3 hops -> enriched)
+  passthrough_articles_per_s  plain aiokafka consume + produce of the same records on the same broker
+  ratio                       pipeline / passthrough
+  latency_p50_s, latency_p99_s  ingest-to-publish time at a steady offered load below capacity
+The broker is KAFKA_BOOTSTRAP when set, else a temporary local one started (and stopped) here.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+
+from .config import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+DEV_ARTICLES = REPO.parent / "shared" / "data" / "dedup-copies.articles.jsonl"
+SAMPLES = REPO / "samples" / "articles.jsonl"
+
+
+def progress(message: str) -> None:
+    sys.stderr.write(f"bench: {message}\n")
+    sys.stderr.flush()
+
+
+def bench_articles(count: int, path: Path | None = None) -> list[bytes]:
+    """`count` raw records of realistic full-article size. The development set's full articles
+    are used when present (measurement only: nothing of them is shipped); else the bundled samples.
+    Cycling past the end gives each record a new id, so later rounds are copies, as on a real feed."""
+    source = path or (DEV_ARTICLES if DEV_ARTICLES.exists() else SAMPLES)
+    base = [orjson.loads(line) for line in source.read_bytes().splitlines() if line.strip()]
+    base = [a for a in base if len((a.get("body") or "")) > 400] or base
+    out = []
+    for i in range(count):
+        article = dict(base[i % len(base)])
+        article["id"] = f"{article.get('id', 'a')}-r{i // len(base)}"
+        out.append(orjson.dumps(article))
+    return out
+
+
+def bench_batch(settings: Settings, records: list[bytes]) -> dict:
+    from .batch import BatchProcessor
+    from .pipeline import Pipeline
+    from .prepare import prepare
+
+    pipeline = Pipeline(settings)
+    processor = BatchProcessor(pipeline)
+    processor.process_record(records[0])  # load models outside the timing
+    started = time.perf_counter()
+    for data in records:
+        processor.process_record(data)
+    process_s = time.perf_counter() - started
+
+    prepared = [prepare(a["title"], a.get("body"), a.get("html")) for a in map(orjson.loads, records)]
+    started = time.perf_counter()
+    for p in prepared:
+        pipeline.classifier.classify(p.title, p.text)
+    classify_s = time.perf_counter() - started
+    return {
+        "process_articles_per_s": round(len(records) / process_s, 1),
+        "process_ms_per_article": round(1000 * process_s / len(records), 3),
+        "classify_articles_per_s": round(len(records) / classify_s, 1),
+        "classify_share_of_process": round(classify_s / process_s, 3),
+        "mean_article_chars": round(sum(len(p.text) for p in prepared) / len(prepared)),
+    }
+
+
+def bench_dedup(records: list[bytes]) -> dict:
+    try:
+        from .benchmarks import dedup_speed
+    except ImportError:
+        return {}
+    return dedup_speed([orjson.loads(r) for r in records])
+
+
+async def _drain(bootstrap: str, topic: str, count: int, timeout: float) -> list:
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False, group_id=None, fetch_max_bytes=52_428_800)
+    await consumer.start()
+    got = []
+    try:
+        deadline = time.monotonic() + timeout
+        while len(got) < count and time.monotonic() < deadline:
+            for recs in (await consumer.getmany(timeout_ms=500, max_records=5000)).values():
+                got.extend((time.time(), r) for r in recs)
+    finally:
+        await consumer.stop()
+    return got
+
+
+async def _produce(bootstrap: str, topic: str, records: list[bytes], rate: float | None = None) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=1_048_576)
+    await producer.start()
+    try:
+        started = time.monotonic()
+        futures = []
+        for i, data in enumerate(records):
+            if rate:
+                delay = started + i / rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            futures.append(await producer.send(topic, data, key=str(i).encode()))
+        for fut in futures:
+            await fut
+    finally:
+        await producer.stop()
+
+
+async def _passthrough(bootstrap: str, source: str, sink: str, count: int) -> float:
+    """Plain aiokafka: consume every record of `source` and produce it to `sink`; seconds taken."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                group_id=f"passthrough-{uuid.uuid4().hex[:8]}", enable_auto_commit=True,
+                                fetch_max_bytes=52_428_800)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=1_048_576)
+    await consumer.start()
+    await producer.start()
+    try:
+        done = 0
+        started = time.perf_counter()
+        while done < count:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=5000)
+            for recs in batch.values():
+                for r in recs:
+                    await producer.send(sink, r.value, key=r.key)
+                    done += 1
+        await producer.flush()
+        return time.perf_counter() - started
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+def bench_broker(settings: Settings, records: list[bytes], latency_records: int, latency_rate: float) -> dict:
+    from . import broker as broker_mod
+    from .topology import ensure_topics
+    import dataclasses
+    import subprocess
+
+    own_broker = None
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP")
+    tmp = Path(tempfile.mkdtemp(prefix="newsflow-bench-"))
+    if not bootstrap:
+        import socket
+
+        ports = []
+        for _ in range(2):
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                ports.append(s.getsockname()[1])
+        own_broker = broker_mod.BrokerConfig.from_env(port=ports[0], controller_port=ports[1], data_dir=tmp / "kafka")
+        progress(f"starting a local broker on 127.0.0.1:{ports[0]}")
+        broker_mod.start(own_broker, timeout=120, die_with_parent=True)
+        bootstrap = own_broker.bootstrap
+    prefix = f"bench{uuid.uuid4().hex[:8]}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSFLOW_")}
+    env.update(KAFKA_BOOTSTRAP=bootstrap, NEWSFLOW_APP_ID=prefix, NEWSFLOW_TOPIC_RAW=f"{prefix}.raw",
+               NEWSFLOW_TOPIC_ENRICHED=f"{prefix}.enriched", NEWSFLOW_TOPIC_DEADLETTER=f"{prefix}.deadletter",
+               NEWSFLOW_DATA_DIR=str(tmp / "worker"), NEWSFLOW_WEB_PORT=os.environ.get("NEWSFLOW_BENCH_WEB_PORT", "6067"),
+               NEWSFLOW_LOG_FORMAT="text", NEWSFLOW_LOG_LEVEL="WARNING")
+    bench_settings = dataclasses.replace(settings, kafka_bootstrap=bootstrap, app_id=prefix,
+                                         topic_raw=f"{prefix}.raw", topic_enriched=f"{prefix}.enriched",
+                                         topic_deadletter=f"{prefix}.deadletter")
+    worker = None
+    try:
+        asyncio.run(ensure_topics(bench_settings))
+        asyncio.run(broker_mod.create_topics(bootstrap, {f"{prefix}.passthrough": (settings.partitions, None)}))
+        progress(f"producing a backlog of {len(records)} raw articles")
+        asyncio.run(_produce(bootstrap, bench_settings.topic_raw, records))
+
+        progress("passthrough: plain aiokafka consume + produce of the same records")
+        passthrough_s = asyncio.run(_passthrough(bootstrap, bench_settings.topic_raw, f"{prefix}.passthrough",
+                                                 len(records)))
+
+        progress("pipeline: one worker drains the backlog")
+        log = open(tmp / "worker.log", "ab")
+        worker = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env, cwd=REPO,
+                                  stdout=log, stderr=subprocess.STDOUT)
+        got = asyncio.run(_drain(bootstrap, bench_settings.topic_enriched, len(records), timeout=900))
+        if len(got) < len(records):
+            raise RuntimeError(f"only {len(got)} of {len(records)} enriched; worker log: {tmp / 'worker.log'}")
+        # From the first enriched record to the last: the worker's steady drain rate, without its start-up.
+        first, last = got[0][0], got[-1][0]
+        pipeline_s = max(last - first, 1e-9)
+        pipeline_rate = (len(got) - 1) / pipeline_s
+
+        progress(f"latency: {latency_records} articles at {latency_rate:.0f}/s")
+        fresh = [orjson.dumps(orjson.loads(r) | {"id": f"lat-{i}"}) for i, r in enumerate(records[:latency_records])]
+        asyncio.run(_produce(bootstrap, bench_settings.topic_raw, fresh, rate=latency_rate))
+        tail = asyncio.run(_drain(bootstrap, bench_settings.topic_enriched, len(records) + len(fresh), timeout=300))
+        latencies = []
+        for _, rec in tail[len(records):]:
+            value = orjson.loads(rec.value)
+            latencies.append(rec.timestamp / 1000 - _epoch(value["ingested_at"]))
+        latencies.sort()
+        return {
+            "pipeline_articles_per_s": round(pipeline_rate, 1),
+            "passthrough_articles_per_s": round(len(records) / passthrough_s, 1),
+            "ratio": round(pipeline_rate / (len(records) / passthrough_s), 3),
+            "latency_p50_s": round(latencies[len(latencies) // 2], 4) if latencies else None,
+            "latency_p99_s": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 4) if latencies else None,
+            "latency_offered_rate_per_s": latency_rate,
+            "broker": bootstrap,
+        }
+    finally:
+        if worker is not None:
+            worker.terminate()
+            try:
+                worker.wait(60)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        if own_broker is not None:
+            broker_mod.stop(own_broker)
+
+
+def _epoch(rfc3339: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp()
+
+
+def run_bench(settings: Settings, articles: int, skip_broker: bool) -> dict:
+    records = bench_articles(articles)
+    result: dict = {"articles": len(records), "partitions": settings.partitions}
+    progress(f"batch mode over {len(records)} articles")
+    result.update(bench_batch(settings, records))
+    progress("dedup step vs datasketch baseline")
+    result.update(bench_dedup(records[: min(len(records), 2000)]))
+    if not skip_broker:
+        result.update(bench_broker(settings, records, latency_records=min(600, len(records)), latency_rate=100.0))
+        if result.get("process_ms_per_article") and result.get("classify_articles_per_s"):
+            pass
+    return result

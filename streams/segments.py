@@ -1,0 +1,154 @@
+"""Table state written to the changelog in segments: one changelog record per processed batch.
+
+Faust writes one changelog record per table key change. The dedup index changes ~15 keys per
+article (postings and the article's record), so per-key changelog records would cost more than
+the rest of the pipeline together. Here each partition's changes during one batch are applied to
+the partition's local store and shipped as ONE changelog record (a "segment": the batch's puts and
+deletes, in order). Recovery (and standby replicas) expand segments back into per-key writes, in
+changelog order, so the restored store is the one that was written.
+
+Segment keys are unique, so the changelog is not compacted; its retention (dedup window plus a
+margin) drops segments whose state has all expired (see topology.topic_specs).
+"""
+from __future__ import annotations
+
+import struct
+import time
+from typing import Any, Iterable, Iterator
+
+import faust
+
+_SEGMENT = b"\xffseg"
+_DELETED = 0xFFFFFFFF
+_HEAD = struct.Struct(">HI")
+
+
+def pack_segment(changes: dict[bytes, bytes | None]) -> bytes:
+    parts = []
+    for key, value in changes.items():
+        if value is None:
+            parts.append(_HEAD.pack(len(key), _DELETED) + key)
+        else:
+            parts.append(_HEAD.pack(len(key), len(value)) + key + value)
+    return b"".join(parts)
+
+
+def unpack_segment(data: bytes) -> Iterator[tuple[bytes, bytes | None]]:
+    view = memoryview(data)
+    pos, end = 0, len(data)
+    size = _HEAD.size
+    while pos < end:
+        klen, vlen = _HEAD.unpack_from(view, pos)
+        pos += size
+        key = bytes(view[pos:pos + klen])
+        pos += klen
+        if vlen == _DELETED:
+            yield key, None
+        else:
+            yield key, bytes(view[pos:pos + vlen])
+            pos += vlen
+
+
+class _MemoryPartitions:
+    """Per-partition dicts for the memory:// store (tests, throwaway workers)."""
+
+    def __init__(self) -> None:
+        self.partitions: dict[int, dict[bytes, bytes]] = {}
+
+    def db(self, partition: int) -> dict[bytes, bytes]:
+        return self.partitions.setdefault(partition, {})
+
+
+class SegmentTable(faust.Table):
+    """A Faust table whose changelog carries segments (see module doc). Read and write it only
+    through `PartitionState`; Faust's own per-key API is not used for its data."""
+
+    @property
+    def _memory(self) -> _MemoryPartitions:
+        mem = getattr(self, "_newsflow_memory", None)
+        if mem is None:
+            mem = self._newsflow_memory = _MemoryPartitions()
+        return mem
+
+    def partition_db(self, partition: int) -> Any:
+        store = self.data
+        if hasattr(store, "_db_for_partition"):
+            return store._db_for_partition(partition)  # rocksdict.Rdict, raw bytes
+        return self._memory.db(partition)
+
+    def apply_changelog_batch(self, batch: Iterable[Any]) -> None:
+        store = self.data
+        persisted: dict[Any, int] = {}
+        for event in batch:
+            message = event.message
+            persisted[message.tp] = max(message.offset, persisted.get(message.tp, -1))
+            if message.value is None or not message.key or not message.key.startswith(_SEGMENT):
+                continue
+            db = self.partition_db(message.partition)
+            for key, value in unpack_segment(message.value):
+                if value is None:
+                    if key in db:
+                        del db[key]
+                else:
+                    db[key] = value
+        if hasattr(store, "set_persisted_offset"):
+            for tp, offset in persisted.items():
+                store.set_persisted_offset(tp, offset)
+
+    async def on_rebalance(self, assigned: set, revoked: set, newly_assigned: set, generation_id: int = 0) -> None:
+        if not hasattr(self.data, "_db_for_partition"):
+            # A memory store keeps nothing for partitions another worker now owns; recovery replays
+            # the whole changelog when they come back.
+            for tp in revoked:
+                self._memory.partitions.pop(tp.partition, None)
+        await super().on_rebalance(assigned, revoked, newly_assigned, generation_id)
+
+    def send_segment(self, partition: int, changes: dict[bytes, bytes | None]) -> None:
+        key = _SEGMENT + struct.pack(">HQ", partition, time.time_ns())
+        self.send_changelog(partition, key, pack_segment(changes), key_serializer="raw", value_serializer="raw")
+
+
+class PartitionState:
+    """streams.state.KeyValueStore over one partition of a SegmentTable, with a write-back buffer:
+    reads see pending changes; `flush()` applies them to the local store and sends one segment."""
+
+    def __init__(self, table: SegmentTable, partition: int) -> None:
+        self.table = table
+        self.partition = partition
+        self.pending: dict[bytes, bytes | None] = {}
+
+    @property
+    def db(self) -> Any:
+        # Looked up each time: a rebalance may have closed and reopened the partition's store.
+        return self.table.partition_db(self.partition)
+
+    def get(self, key: bytes) -> bytes | None:
+        if key in self.pending:
+            return self.pending[key]
+        return self.db.get(key)
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self.pending[key] = value
+
+    def delete(self, key: bytes) -> None:
+        self.pending[key] = None
+
+    def items(self) -> Iterator[tuple[bytes, bytes]]:
+        self.flush()
+        offset_key = getattr(self.table.data, "offset_key", None)
+        snapshot = [(k, v) for k, v in self.db.items() if k != offset_key]
+        return iter(snapshot)
+
+    def flush(self) -> int:
+        if not self.pending:
+            return 0
+        changes, self.pending = self.pending, {}
+        db = self.db
+        for key, value in changes.items():
+            if value is None:
+                if db.get(key) is not None:
+                    del db[key]
+            else:
+                db[key] = value
+        self.table.send_segment(self.partition, changes)
+        return len(changes)
