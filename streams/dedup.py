@@ -184,6 +184,16 @@ class _Record:
         return _REC_HEAD.unpack_from(raw, 0)[0]
 
 
+def _holds(posted: bytes, ref: bytes) -> bool:
+    """Whether a posting list (8-byte refs back to back) holds ref, at an 8-byte boundary."""
+    at = posted.find(ref)
+    while at >= 0:
+        if at % 8 == 0:
+            return True
+        at = posted.find(ref, at + 1)
+    return False
+
+
 def _jaccard(a: np.ndarray, b: np.ndarray, bits: int = 8) -> float:
     # One-byte minhash values agree by chance 1/256 of the time: correct for it (b-bit minhash).
     agree = float(np.count_nonzero(a == b)) / len(a)
@@ -387,7 +397,7 @@ class DedupIndex:
         self.store.put(_REC + own, rec.encode())
         for key in dict.fromkeys(keys):
             posted = self.store.get(key) or b""
-            if own in {posted[i:i + 8] for i in range(0, len(posted), 8)}:
+            if _holds(posted, own):
                 continue
             cap = MAX_POSTING_TERMS if key[:1] == b"T" else MAX_POSTING
             posted = (posted + own)[-8 * cap:]

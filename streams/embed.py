@@ -38,6 +38,7 @@ class Embedder:
         self._unk = self.model.unk_token_id
         self._max_tokens = self.model.max_length or 1 << 30
         self._chunk_ids: dict[str, list[int]] = {}
+        self._prefix, self._prefix_dims = self._table, self.dims
 
     def _ids(self, text: str) -> list[int]:
         cache = self._chunk_ids
@@ -54,6 +55,20 @@ class Embedder:
                 return ids[: self._max_tokens]
         return ids
 
+    def direction(self, text: str, dims: int) -> np.ndarray:
+        """The first `dims` components of the sum of the text's token vectors: the same direction as
+        the prefix of encode([text])[0], without the normalising (quantise() rescales anyway).
+        The per-article fast path of the fingerprinter."""
+        if not self._plain:
+            return self.encode([text])[0, :dims]
+        if dims != self._prefix_dims:
+            self._prefix = np.ascontiguousarray(self._table[:, :dims])
+            self._prefix_dims = dims
+        ids = self._ids(text)
+        if not ids:
+            return np.zeros(dims, dtype=np.float32)
+        return np.add.reduce(self._prefix[ids], axis=0)
+
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit vectors, float32, one row per text (an empty text gives a zero row)."""
         if self._plain:
@@ -68,15 +83,16 @@ class Embedder:
         return vectors / np.where(norms == 0, 1.0, norms)
 
 
-def quantise(unit: np.ndarray) -> bytes:
+def quantise(vector: np.ndarray) -> bytes:
     """Signed 4-bit components, two per byte (64 dims -> 32 bytes). Cosine is scale free, so each
-    vector is scaled to use the full [-7, 7] range; the rounding error moves a cosine by ~0.01."""
-    peak = float(np.abs(unit).max()) if unit.size else 0.0
-    if unit.size % 2:
-        unit = np.append(unit, 0.0)
-    levels = np.zeros(unit.size, dtype=np.int8) if peak == 0.0 else \
-        np.clip(np.rint(unit * (7.0 / peak)), -7, 7).astype(np.int8)
-    nibbles = (levels & 0x0F).astype(np.uint8)
+    vector is scaled to use the full [-7, 7] range (any length of input will do); the rounding error
+    moves a cosine by ~0.01."""
+    if vector.size % 2:
+        vector = np.append(vector, 0.0)
+    peak = float(np.abs(vector).max()) if vector.size else 0.0
+    if peak == 0.0:
+        return bytes(vector.size // 2)
+    nibbles = np.rint(vector * (7.0 / peak)).astype(np.int8).view(np.uint8) & 0x0F
     return (nibbles[0::2] | (nibbles[1::2] << 4)).tobytes()
 
 

@@ -60,6 +60,11 @@ VERSION = 2
 _WORD = re.compile(r"\w+")
 # Hyphens split tokens ("Manning-WikiLeaks", "pro-Mursi"): each part is a word of its own.
 _FACT_TOKEN = re.compile(r"[A-Za-z][A-Za-z.'&]*[A-Za-z]|[A-Za-z]|\d[\d,.]*\d(?:st|nd|rd|th|s)?|\d(?:st|nd|rd|th|s)?|[.!?:;\"]")
+# The tokens of _FACT_TOKEN that can be a name or a number: capitalised (not mid-word), numeric, or a
+# number word.
+_LEAD_FACT = re.compile(r"(?<![A-Za-z.'&])(?:[A-Z][A-Za-z.'&]*[A-Za-z]|[A-Z])|\d[\d,.]*\d(?:st|nd|rd|th|s)?|\d(?:st|nd|rd|th|s)?"
+                        r"|(?<![A-Za-z.'&])(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+                        r"thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty)(?![A-Za-z])")
 _MUL1, _MUL2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F)
 _HEADER = struct.Struct("<BBH")
 _STOP = frozenset("""
@@ -101,7 +106,10 @@ class Sketch:
 
     @classmethod
     def decode(cls, raw: bytes | memoryview) -> "Sketch":
-        raw = bytes(raw)
+        return _decode(bytes(raw))
+
+    @classmethod
+    def _decode(cls, raw: bytes) -> "Sketch":
         version, flags, shingles = _HEADER.unpack_from(raw, 0)
         if version != VERSION:
             raise ValueError(f"sketch version {version}")
@@ -123,6 +131,13 @@ class Sketch:
 
 
 _EMPTY = np.zeros(0, dtype=np.uint8)
+
+
+# An article's own sketch is decoded once per partition it probes, and a group's members are
+# decoded by every article that meets them: a small cache of immutable results saves the parsing.
+@lru_cache(maxsize=4096)
+def _decode(raw: bytes) -> Sketch:
+    return Sketch._decode(raw)
 
 
 @lru_cache(maxsize=1 << 16)  # words repeat across articles: a cache hit is cheaper than the loop
@@ -157,6 +172,7 @@ def _words(text: str) -> list[bytes]:
     return text.lower().encode().translate(_PUNCT_TO_SPACE).split()
 
 
+@lru_cache(maxsize=1 << 16)
 def _h16(text: str) -> int:
     return xxhash.xxh3_64_intdigest(text.encode()) & 0xFFFF
 
@@ -201,21 +217,29 @@ def extract_facts(title: str, lead: str) -> tuple[list[str], list[str], list[str
                 names.append(stem)
         if stem not in terms and len(stem) >= 3:
             terms.append(stem)
-    # In the lead only names and numbers matter: filter the tokens in one pass before the loop.
-    for tok in [t for t in _FACT_TOKEN.findall(lead) if t[0].isupper() or t[0].isdigit() or t in _NUMBER_WORDS]:
-        if len(names) >= FACT_LIMIT and len(numbers) >= NUMBER_LIMIT:
+    # In the lead only names and numbers matter, and a regex that finds just those is much cheaper
+    # than tokenising every word.
+    for tok in _LEAD_FACT.findall(lead):
+        is_number, value = _lead_fact(tok)
+        if is_number:
+            if len(numbers) < NUMBER_LIMIT and value not in numbers:
+                numbers.append(value)
+        elif value and len(names) < FACT_LIMIT and value not in names:
+            names.append(value)
+        elif len(names) >= FACT_LIMIT and len(numbers) >= NUMBER_LIMIT:
             break
-        num = _number(tok)
-        if num is not None:
-            if num not in numbers:
-                numbers.append(num)
-            continue
-        if len(tok) < 2 or tok.lower() in _STOP:
-            continue
-        stem = _stem(tok)
-        if stem not in names:
-            names.append(stem)
     return names, numbers, terms
+
+
+@lru_cache(maxsize=1 << 16)
+def _lead_fact(tok: str) -> tuple[bool, str | None]:
+    """(True, number) or (False, name stem) or (False, None) for a token of a lead."""
+    num = _number(tok)
+    if num is not None:
+        return True, num
+    if len(tok) < 2 or tok.lower() in _STOP:
+        return False, None
+    return False, _stem(tok)
 
 
 def _is_acronym(tok: str) -> bool:
@@ -238,11 +262,9 @@ def _salient(terms: list[str], names: set[str], numbers: set[str], limit: int = 
 
 
 def _band_keys(kind: bytes, values: np.ndarray, bands: int, rows: int) -> list[bytes]:
-    keys = []
-    for b in range(bands):
-        digest = xxhash.xxh3_64_digest(values[b * rows:(b + 1) * rows].tobytes(), seed=b)
-        keys.append(kind + bytes([b]) + digest[:7])
-    return keys
+    raw, width = values[:bands * rows].tobytes(), values.itemsize * rows
+    return [kind + bytes([b]) + xxhash.xxh3_64_digest(raw[b * width:(b + 1) * width], seed=b)[:7]
+            for b in range(bands)]
 
 
 def _shingle_hashes(word_hashes: np.ndarray) -> np.ndarray:
@@ -254,11 +276,24 @@ def _shingle_hashes(word_hashes: np.ndarray) -> np.ndarray:
     return (a * _MUL1) ^ (b * _MUL2) ^ c
 
 
+def _minhashes(text: np.ndarray, lead: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """NUM_PERM minhash values of the text's shingles and LEAD_PERM of the lead's, in one call."""
+    flat = np.concatenate((text, lead))
+    rows = rensa.RMinHash.digest_matrix_from_flat_token_hashes(flat, [0, len(text), len(flat)], NUM_PERM,
+                                                              SEED).to_rows()
+    values = np.array(rows, dtype=np.uint32)
+    return values[0], values[1, :LEAD_PERM]
+
+
 def _minhash(shingles: np.ndarray, num_perm: int) -> np.ndarray:
     if len(shingles) == 0:
         return np.zeros(num_perm, dtype=np.uint32)
     matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(shingles, [0, len(shingles)], num_perm, SEED)
     return np.asarray(matrix.to_rows()[0], dtype=np.uint32)
+
+
+def _embed_text(prepared: PreparedText) -> str:
+    return prepared.title + ". " + " ".join(prepared.text.split(maxsplit=EMBED_LEAD_WORDS)[:EMBED_LEAD_WORDS])
 
 
 class Fingerprinter:
@@ -271,7 +306,14 @@ class Fingerprinter:
         self.embed_dims = embed_dims
 
     def fingerprint(self, prepared: PreparedText) -> Fingerprint:
-        return self.fingerprint_many([prepared])[0]
+        """One article (what the stream and `newsflow process` call): no batch to amortise, so the
+        embedding takes the embedder's per-text fast path when it has one."""
+        direction = getattr(self.embedder, "direction", None)
+        if direction is None:
+            return self.fingerprint_many([prepared])[0]
+        from .embed import quantise
+
+        return self._assemble(self._lexical(prepared), quantise(direction(_embed_text(prepared), self.embed_dims)))
 
     def fingerprint_many(self, prepared: list[PreparedText]) -> list[Fingerprint]:
         """Batch form: one embedding call for all articles (what batch mode uses)."""
@@ -280,8 +322,7 @@ class Fingerprinter:
         if self.embedder is not None and prepared:
             from .embed import quantise
 
-            texts = [p.title + ". " + " ".join(p.text.split(maxsplit=EMBED_LEAD_WORDS)[:EMBED_LEAD_WORDS])
-                     for p in prepared]
+            texts = [_embed_text(p) for p in prepared]
             # quantise() scales each vector to its own peak, so the prefix needs no renormalising.
             embeddings = [quantise(v) for v in self.embedder.encode(texts)[:, : self.embed_dims]]
         return [self._assemble(part, emb) for part, emb in zip(parts, embeddings)]
@@ -293,21 +334,22 @@ class Fingerprinter:
             n_names u8, n_numbers u8, n_terms u8, n_embedding u8, weekday mask u8,
             names u16 x n, numbers u16 x n, terms u16 x n, embedding bytes.
         """
-        text_words = _words(prepared.text)
-        headline_only = len(text_words) < 8
-        words = _words(prepared.title) + text_words if headline_only else text_words
-        content_hash = xxhash.xxh3_128_hexdigest(b" ".join(words))
-        keys = [b"E" + bytes.fromhex(content_hash)[:15]]
+        words = _words(prepared.text)
+        headline_only = len(words) < 8
+        if headline_only:
+            words = _words(prepared.title) + words
+        digest = xxhash.xxh3_128_digest(b" ".join(words))
+        content_hash = digest.hex()
+        keys = [b"E" + digest[:15]]
         n_shingles = max(0, len(words) - SHINGLE + 1) if len(words) >= SHINGLE else len(words)
         head = _HEADER.pack(VERSION, int(headline_only), min(n_shingles, 0xFFFF))
         if headline_only:
             body = head  # the near tier never compares bare headlines: no minhash to store
         else:
-            word_hashes = np.asarray(rensa.RMinHash.hash_token_sets([words])[0], dtype=np.uint64)
-            full = _minhash(_shingle_hashes(word_hashes), NUM_PERM)
-            lead = _minhash(_shingle_hashes(word_hashes[:LEAD_WORDS]), LEAD_PERM)
+            hashes = np.asarray(rensa.RMinHash.hash_token_sets([words])[0], dtype=np.uint64)
+            full, lead = _minhashes(_shingle_hashes(hashes), _shingle_hashes(hashes[:LEAD_WORDS]))
             keys += _band_keys(b"N", full, LSH_BANDS, LSH_ROWS)
-            if len(words) > LEAD_WORDS:  # otherwise the lead is the text and its bands add nothing
+            if len(hashes) > LEAD_WORDS:  # otherwise the lead is the text and its bands add nothing
                 keys += _band_keys(b"L", lead, LEAD_BANDS, LEAD_ROWS)
             body = head + (full & 0xFF).astype(np.uint8).tobytes() + (lead & 0xFF).astype(np.uint8).tobytes()
         lead_text = " ".join(prepared.text.split(maxsplit=LEAD_WORDS * 2)[:LEAD_WORDS * 2])

@@ -1,66 +1,69 @@
 #!/usr/bin/env python3
-"""A plain datasketch MinHashLSH dedup, scored the same way as ours (the speed/quality baseline).
+"""A plain datasketch MinHashLSH dedup, scored the same way as ours (the quality and speed baseline).
 
-    .venv/bin/python tools/baseline_datasketch.py [--data /work/shared/data]
+    .venv/bin/python tools/baseline_datasketch.py [--data /work/shared/data] [--shingles 1,2,3]
+                                                 [--thresholds 0.3,...,0.8]
 
-Per article: raw title + body, lower-cased word 3-shingles, datasketch MinHash (128 perms),
-MinHashLSH query then insert; duplicate_of = the earliest matching earlier article. Each set is
-run at several LSH thresholds and scored with score.py; the summary reports every threshold, the
-best F1 per set, and the baseline's articles/s on dedup-copies (full articles) at 0.5.
+Per article: prepare() (the same cleaning ours gets, so the comparison is of the dedup methods),
+lower-cased word n-shingles of title + text, datasketch MinHash (128 perms), MinHashLSH query then
+insert; duplicate_of = the earliest matching earlier article (streams.benchmarks.run_baseline).
+Every set is run at every shingle size x LSH threshold and scored with score.py; the summary gives
+each setting's score and the best setting per set (F1; for dedup-stories, the most within-event
+links among settings with no cross-event link). Speed is measured by streams.benchmarks.dedup_speed
+(`newsflow bench`), not here: this tool runs 18 settings per set.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from datasketch import MinHash, MinHashLSH
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-WORD = re.compile(r"\w+")
+from streams.benchmarks import baseline_text, prepare_all, run_baseline  # noqa: E402
+
 SETS = (("dedup-headlines", "pairs"), ("dedup-copies", "groups"), ("dedup-stories", "events"))
-THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
 
-def run(articles: list[dict], threshold: float) -> tuple[list[dict], float]:
-    lsh = MinHashLSH(threshold=threshold, num_perm=128)
-    out = []
-    t0 = time.perf_counter()
-    for n, a in enumerate(articles):
-        words = WORD.findall(((a.get("title") or "") + " " + (a.get("body") or "")).lower())
-        m = MinHash(num_perm=128)
-        m.update_batch([" ".join(words[i:i + 3]).encode() for i in range(max(1, len(words) - 2))])
-        hits = lsh.query(m)
-        out.append({"id": a["id"], "duplicate_of": min(hits, key=lambda h: h[0])[1] if hits else None, "topics": []})
-        lsh.insert((n, a["id"]), m)
-    return out, time.perf_counter() - t0
+def quality(score: dict) -> tuple:
+    if "f1" in score:
+        return (score["f1"],)
+    return (-score.get("false_links_across_events", 0), score.get("links_within_event", 0))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default="/work/shared/data")
+    ap.add_argument("--shingles", default="1,2,3")
+    ap.add_argument("--thresholds", default="0.3,0.4,0.5,0.6,0.7,0.8")
+    ap.add_argument("--sets", default=",".join(s for s, _ in SETS))
     args = ap.parse_args()
     data = Path(args.data)
     score = data.parent / "eval" / "score.py"
     tmp = Path(tempfile.mkdtemp(prefix="baseline_"))
     summary: dict = {}
     for name, kind in SETS:
+        if name not in args.sets.split(","):
+            continue
         articles = [json.loads(line) for line in open(data / f"{name}.articles.jsonl") if line.strip()]
+        ids = [a["id"] for a in articles]
+        texts = [baseline_text(p) for p in prepare_all(articles)]
         rows = {}
-        for threshold in THRESHOLDS:
-            out, seconds = run(articles, threshold)
-            path = tmp / f"{name}.{threshold}.jsonl"
-            path.write_text("".join(json.dumps(r) + "\n" for r in out))
-            scored = json.loads(subprocess.run([sys.executable, str(score), kind, str(data / f"{name}.labels.jsonl"),
-                                                str(path)], capture_output=True, text=True).stdout)
-            rows[threshold] = {"score": scored, "articles_per_s": round(len(articles) / seconds, 1)}
-        best = max(rows, key=lambda t: rows[t]["score"].get("f1", -rows[t]["score"].get("false_links_across_events", 0)))
-        summary[name] = {"by_threshold": rows, "best_threshold": best, "best": rows[best]["score"]}
-    summary["articles_per_s_full_articles"] = summary["dedup-copies"]["by_threshold"][0.5]["articles_per_s"]
+        for shingle in map(int, args.shingles.split(",")):
+            for threshold in map(float, args.thresholds.split(",")):
+                _, found = run_baseline(ids, texts, shingle, threshold)
+                path = tmp / f"{name}.{shingle}.{threshold}.jsonl"
+                path.write_text("".join(json.dumps({"id": i, "duplicate_of": d, "topics": []}) + "\n"
+                                        for i, d in zip(ids, found)))
+                scored = json.loads(subprocess.run([sys.executable, str(score), kind,
+                                                    str(data / f"{name}.labels.jsonl"), str(path)],
+                                                   capture_output=True, text=True).stdout)
+                rows[f"shingle={shingle} threshold={threshold}"] = scored
+        best = max(rows, key=lambda k: quality(rows[k]))
+        summary[name] = {"best_setting": best, "best": rows[best], "by_setting": rows}
     print(json.dumps(summary, indent=1))
 
 
