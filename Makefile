@@ -11,7 +11,7 @@ VENV := .venv
 VENV_STAMP := $(VENV)/.installed
 PY := $(VENV)/bin/python
 
-.PHONY: venv jars broker-start broker-stop broker-status test run
+.PHONY: venv jars system-deps broker-start broker-stop broker-status test run
 
 venv: $(VENV_STAMP)
 
@@ -33,7 +33,15 @@ broker-stop: venv
 broker-status: venv
 	@$(PY) -m streams.broker status || true
 
-test: venv jars
+# promtool (Debian's prometheus package) checks and unit-tests the alert rules; docker-compose validates
+# docker-compose.yml without an engine. Installed once, when missing (the machine's user is root).
+system-deps:
+	@command -v promtool >/dev/null && command -v docker-compose >/dev/null || { \
+	  echo "installing promtool and docker-compose from Debian's packages"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	     prometheus docker-compose >/dev/null) || echo "warning: could not install them; their tests will skip"; }
+
+test: venv jars system-deps
 	$(VENV)/bin/pytest -q
 
 run: venv jars
