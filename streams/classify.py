@@ -4,19 +4,28 @@ Contract:
     clf = TopicClassifier(thresholds={"war": 0.5, ...})   # from Settings.topic_thresholds
     topics, scores = clf.classify(title, text)   # topics: list in TOPICS order; scores: all four, in [0, 1]
     clf.explain(title, text) -> dict             # why each topic scored as it did (JSON-able)
+  scores / classify / explain also take an optional `embedding=`: the unit vector (128 floats) of the
+  shipped model2vec model for embed_text(title, text), when the caller already computed it (the
+  fingerprinter embeds the same headline + lead); otherwise the classifier computes it itself.
 
-How it works (run time needs only numpy and the shipped artifact streams/data/classifier/topics.npz):
+How it works (run time needs numpy, and model2vec for the shipped embedding model; artifact
+streams/data/classifier/topics.npz):
   1. Word-sense rewriting (token level). Phrases whose key word is used in another sense ("price war",
      "recalls his first audition", "recall election", "shooting a film", "killer performance",
      "Star Wars") become marker tokens (xidiomwar, xrecallmemory, ...), so the bare words "war",
      "recall", "shooting", "killer" only ever carry their news sense. Training applies the same
      rewriting, so the markers get their own learned weights.
-  2. Features: the set of unigrams and bigrams of the headline plus the first BODY_CHARS characters of
-     the text (the lead decides the topic; this bounds cost on long articles), each worth
-     1/sqrt(number of features): a binary, L2-normalised bag; plus 8 dense cue features (hand-written
-     topic lexicon hits in the headline and in the lead, CUE_LEXICONS).
-  3. One logistic model per topic (training/train_topics.py), then Platt calibration fitted on
-     source-disjoint out-of-fold predictions, so a score is a probability-like number.
+  2. Features, all from the headline plus the first BODY_CHARS characters of the text (the lead decides
+     the topic; this bounds cost on long articles):
+     * the set of tokens, each worth 1/sqrt(number of distinct tokens);
+     * 8 dense cue features (hand-written topic lexicon hits in the headline and in the lead);
+     * a sentence embedding of the headline + first EMBED_LEAD_WORDS words (streams/models/minilm-m2v,
+       a model2vec model distilled from all-MiniLM-L6-v2). It carries what a bag of a few thousand
+       training items cannot: that "Kimmel", "Grammy" or "Kharkiv" belong to a topic even when the
+       training text never used them. Computed as model2vec does (mean of word-piece vectors), with the
+       word pieces of each word cached, so it costs a dict lookup per word and one numpy gather.
+  3. One logistic model per topic over all of these (training/train_topics.py), then Platt
+     calibration fitted on source-disjoint out-of-fold predictions, so a score is a probability-like number.
   4. The product-recall gate: "recalls" needs a recall word (recall, retira, allergy alert, public
      health alert, ...) and a product or safety cue (vehicle, pounds, undeclared, listeria, FDA, ...)
      somewhere in the text; without both its logit is lowered by RECALL_GATE_PENALTY.
@@ -34,10 +43,14 @@ import numpy as np
 from .config import TOPICS
 
 MODEL_PATH = Path(__file__).parent / "data" / "classifier" / "topics.npz"
-BODY_CHARS = 800
+BODY_CHARS = 500
+# Same text as the fingerprinter's rewrite-tier embedding (streams/fingerprint.py EMBED_LEAD_WORDS), so a
+# pipeline that already has that vector can pass it in.
+EMBED_LEAD_WORDS = 25
 RECALL_GATE_PENALTY = 6.0
 # The calibrated default thresholds; Settings.topic_thresholds (NEWSFLOW_THRESHOLD_<TOPIC>) overrides them.
 DEFAULT_THRESHOLDS = {t: 0.5 for t in TOPICS}
+
 
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
@@ -75,8 +88,15 @@ SENSE_PHRASES: dict[str, str] = {
                                   "stole the spotlight", "steals the spotlight", "stole the scene")},
 }
 _PHRASES_BY_FIRST: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+# Phrases starting with "the" are keyed by their second word: "the" is in every text and would make
+# every article pay for the phrase checks.
+_THE_PHRASES_BY_SECOND: dict[str, list[tuple[tuple[str, ...], str]]] = {}
 for _p, _m in sorted(SENSE_PHRASES.items(), key=lambda pm: -len(pm[0].split())):
-    _PHRASES_BY_FIRST.setdefault(_p.split()[0], []).append((tuple(_p.split()), _m))
+    _ws = tuple(_p.split())
+    if _ws[0] == "the":
+        _THE_PHRASES_BY_SECOND.setdefault(_ws[1], []).append((_ws[1:], _m))
+    else:
+        _PHRASES_BY_FIRST.setdefault(_ws[0], []).append((_ws, _m))
 
 _WAR = _words("war wars")
 _WAR_IDIOM_PREV = _words(
@@ -118,19 +138,25 @@ _CRIME = _words("crime")
 _CRIME_GENRE_NEXT = _words(
     "drama dramas thriller thrillers novel novels novelist writer writers fiction series show shows podcast comedy saga "
     "film films movie movies")
-_TRIGGERS = frozenset(_PHRASES_BY_FIRST) | _WAR | _RECALL | _SHOOT | _KILLER | _CRIME | _WAR_IDIOM_PREV
+_TRIGGERS = frozenset(_PHRASES_BY_FIRST) | frozenset(_THE_PHRASES_BY_SECOND) | _WAR | _RECALL | _SHOOT | _KILLER | _CRIME | _WAR_IDIOM_PREV
 
 
 def _apply_senses(toks: list[str]) -> list[str]:
-    """Replace other-sense uses of topic words by marker tokens (see SENSE_PHRASES and the sets above)."""
+    """Replace other-sense uses of topic words by marker tokens (see SENSE_PHRASES and the sets above).
+
+    Only the positions of trigger words are visited (one comprehension finds them); the rest is copied
+    in slices, so the cost is small on texts with few triggers."""
+    hits = [i for i, t in enumerate(toks) if t in _TRIGGERS]
+    if not hits:
+        return toks
     out: list[str] = []
     i, n = 0, len(toks)
-    while i < n:
-        t = toks[i]
-        if t not in _TRIGGERS:
-            out.append(t)
-            i += 1
+    for h in hits:
+        if h < i:   # inside a phrase already replaced
             continue
+        out.extend(toks[i:h])
+        i = h
+        t = toks[i]
         matched = False
         for phrase, marker in _PHRASES_BY_FIRST.get(t, ()):
             k = len(phrase)
@@ -139,6 +165,14 @@ def _apply_senses(toks: list[str]) -> list[str]:
                 i += k
                 matched = True
                 break
+        if not matched and out and out[-1] == "the":   # "the" was copied just before this token
+            for tail, marker in _THE_PHRASES_BY_SECOND.get(t, ()):
+                k = len(tail)
+                if tuple(toks[i:i + k]) == tail:
+                    out[-1] = marker
+                    i += k
+                    matched = True
+                    break
         if matched:
             continue
         nxt = toks[i + 1] if i + 1 < n else ""
@@ -176,6 +210,7 @@ def _apply_senses(toks: list[str]) -> list[str]:
                 marker = "xcrimegenre"
         out.append(marker or t)
         i += 1
+    out.extend(toks[i:])
     return out
 
 
@@ -262,6 +297,12 @@ _PRODUCT_CUE_UNI = _words(
 _PRODUCT_CUE_BI = frozenset(("highway traffic", "consumer product", "foreign matter", "foreign material",
                              "car seat", "car seats", "fire risk", "seat belt", "seat belts", "air bag", "air bags"))
 
+_RECALL_WORD_PAIRS = frozenset(tuple(b.split()) for b in _RECALL_WORD_BI)
+_PRODUCT_CUE_PAIRS = frozenset(tuple(b.split()) for b in _PRODUCT_CUE_BI)
+_CUE_PAIRS = {tuple(b.split()): k for b, k in _CUE_BI.items()}
+_PAIR_FIRSTS = frozenset(p[0] for p in (*_CUE_PAIRS, *_RECALL_WORD_PAIRS, *_PRODUCT_CUE_PAIRS))
+_PAIR_SECONDS = frozenset(p[1] for p in (*_CUE_PAIRS, *_RECALL_WORD_PAIRS, *_PRODUCT_CUE_PAIRS))
+
 _MARKERS = frozenset(SENSE_PHRASES.values()) | _words(
     "xidiomwar xrecallelection xrecalldiplomat xrecallmemory xshootfilm xkillerpraise xcrimegenre")
 _TOKEN_RE = re.compile(r"\w+")
@@ -274,42 +315,63 @@ def _tokens(part: str) -> list[str]:
     return _apply_senses(_TOKEN_RE.findall(_APOS_RE.sub("", text)))
 
 
-def analyse(title: str, text: str) -> tuple[list[str], np.ndarray, dict]:
-    """Everything the model reads from an article: bag features, cue vector, recall gate.
+def _parts(title: str, text: str) -> tuple[list[str], list[str]]:
+    return _tokens(title or ""), _tokens((text or "")[:BODY_CHARS])
 
-    Shared by training (training/train_topics.py) and run time, so both see the same features."""
-    ttoks = _tokens(title or "")
-    ltoks = _tokens((text or "")[:BODY_CHARS])
-    toks = ttoks + ltoks
-    unigrams = set(toks)
-    bigrams = {a + " " + b for a, b in zip(toks, toks[1:])}
+
+def _pairs(toks: list[str], unigrams: set[str]) -> set[tuple[str, str]]:
+    """Adjacent token pairs, built only when a two-word cue could start here (most texts: never)."""
+    if _PAIR_FIRSTS.isdisjoint(unigrams) or _PAIR_SECONDS.isdisjoint(unigrams):
+        return set()
+    return set(zip(toks, toks[1:]))
+
+
+def _gate(unigrams: set[str], pairs: set[tuple[str, str]]) -> dict:
+    word = (_RECALL_WORD_UNI & unigrams) or {" ".join(p) for p in _RECALL_WORD_PAIRS & pairs}
+    cue = (_PRODUCT_CUE_UNI & unigrams) or {" ".join(p) for p in _PRODUCT_CUE_PAIRS & pairs}
+    return {"open": bool(word and cue), "recall_word": min(word) if word else None,
+            "product_cue": min(cue) if cue else None}
+
+
+_LOG31 = math.log1p(30.0)
+
+
+def _cue_vector(ttoks: list[str], ltoks: list[str], pairs: set[tuple[str, str]]) -> np.ndarray:
+    """Cue lexicon hits: every cue word occurrence, and each distinct cue bigram once; headline and lead
+    apart. Headline hits saturate at 3; lead hits grow logarithmically up to 30."""
     n = len(CUE_LEXICONS)
     counts = [0.0] * (2 * n)
     get = _CUE_UNI.get
-    for t in ttoks:
-        k = get(t)
+    for k in map(get, ttoks):
         if k is not None:
             counts[k] += 1
-    for t in ltoks:
-        k = get(t)
+    for k in map(get, ltoks):
         if k is not None:
             counts[n + k] += 1
-    title_bi = {a + " " + b for a, b in zip(ttoks, ttoks[1:])}
-    for bg in _CUE_BI.keys() & bigrams:
-        counts[(0 if bg in title_bi else n) + _CUE_BI[bg]] += 1
-    cues = np.array(counts)
-    cues[:n] = np.minimum(cues[:n], 3.0) / 3.0
-    cues[n:] = np.log1p(np.minimum(cues[n:], 30.0)) / math.log1p(30.0)
-    word = (_RECALL_WORD_UNI & unigrams) or (_RECALL_WORD_BI & bigrams)
-    cue = (_PRODUCT_CUE_UNI & unigrams) or (_PRODUCT_CUE_BI & bigrams)
-    gate = {"open": bool(word and cue), "recall_word": min(word) if word else None,
-            "product_cue": min(cue) if cue else None}
-    unigrams.update(bigrams)
-    return list(unigrams), cues, gate
+    hits = _CUE_PAIRS.keys() & pairs
+    if hits:
+        title_pairs = set(zip(ttoks, ttoks[1:]))
+        for p in hits:
+            counts[(0 if p in title_pairs else n) + _CUE_PAIRS[p]] += 1
+    return np.array([min(c, 3.0) / 3.0 for c in counts[:n]]
+                    + [math.log1p(min(c, 30.0)) / _LOG31 for c in counts[n:]])
+
+
+def analyse(title: str, text: str) -> tuple[list[str], np.ndarray, dict]:
+    """The features: unique tokens (after the sense rewriting), cue vector, recall gate.
+
+    Shared by training (training/train_topics.py) and run time (TopicClassifier._evaluate). Bag bigrams
+    were dropped in v2: with the embedding they no longer helped (source-disjoint CV) and cost a third
+    of the run time."""
+    ttoks, ltoks = _parts(title, text)
+    toks = ttoks + ltoks
+    unigrams = set(toks)
+    pairs = _pairs(toks, unigrams)
+    return sorted(unigrams), _cue_vector(ttoks, ltoks, pairs), _gate(unigrams, pairs)
 
 
 def features(title: str, text: str) -> list[str]:
-    """The unique unigram and bigram features of an article (after the word-sense rewriting)."""
+    """The unique token features of an article (after the word-sense rewriting)."""
     return analyse(title, text)[0]
 
 
@@ -318,15 +380,73 @@ def recall_gate(title: str, text: str) -> dict:
     return analyse(title, text)[2]
 
 
+def embed_text(title: str, text: str) -> str:
+    """The text the embedding reads: headline + first EMBED_LEAD_WORDS words (as the fingerprinter)."""
+    return (title or "") + ". " + " ".join((text or "").split(maxsplit=EMBED_LEAD_WORDS)[:EMBED_LEAD_WORDS])
+
+
+# --- Fast sentence embedding with the shipped model2vec model -------------------------------------
+# model2vec's encode is the mean of the word-piece vectors of the text. The BERT tokenizer splits on
+# whitespace and punctuation before word-piecing, so the pieces of a text are the pieces of its words:
+# caching them per word turns encoding into dict lookups and one gather (encode() pays ~100 us per call
+# for the tokenizer; this ~15 us). Unit vectors agree with StaticModel.encode to cosine > 0.999.
+_PIECE_RE = re.compile(r"\w+|[^\w\s]")
+_WORD_CACHE_LIMIT = 200_000
+
+
+class FastEmbedder:
+    def __init__(self, model) -> None:   # a model2vec StaticModel
+        self.tokenizer = model.tokenizer
+        self.unk = model.unk_token_id
+        self.vectors = np.asarray(model.embedding, dtype=np.float32)
+        self.dims = self.vectors.shape[1]
+        self._cache: dict[str, list[int]] = {}
+
+    def _pieces(self, word: str) -> list[int]:
+        ids = [i for i in self.tokenizer.encode(word, add_special_tokens=False).ids if i != self.unk]
+        if len(self._cache) >= _WORD_CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[word] = ids
+        return ids
+
+    def encode(self, text: str) -> np.ndarray:
+        """Unit vector (float32); zeros for a text without tokens."""
+        get, ids = self._cache.get, []
+        for w in _PIECE_RE.findall(text.lower()):
+            p = get(w)
+            ids.extend(self._pieces(w) if p is None else p)
+        if not ids:
+            return np.zeros(self.dims, dtype=np.float32)
+        v = self.vectors[np.fromiter(ids, np.intp, len(ids))].sum(axis=0)
+        norm = float(np.sqrt(v @ v))
+        return v / norm if norm else v
+
+
+@lru_cache(maxsize=1)
+def default_fast_embedder() -> FastEmbedder | None:
+    from .embed import default_embedder
+
+    e = default_embedder()
+    return FastEmbedder(e.model) if e is not None else None
+
+
+# --- The model --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Model:
-    index: dict[str, int]
-    vocab: list[str]
-    weights: np.ndarray      # (n_features, n_topics), bag-of-words weights
-    cue_weights: np.ndarray  # (len(CUE_FEATURES), n_topics)
-    bias: np.ndarray         # (n_topics,)
-    platt_a: np.ndarray      # calibrated logit = a * linear logit + b
+    vocab: list[str]           # feature tokens
+    row: dict[str, int]
+    weights: np.ndarray        # (len(vocab), n_topics), bag-of-words weights
+    cue_weights: np.ndarray    # (len(CUE_FEATURES), n_topics)
+    embed_weights: np.ndarray  # (embedding dims, n_topics)
+    bias: np.ndarray           # (n_topics,)
+    platt_a: np.ndarray        # calibrated logit = a * linear logit + b
     platt_b: np.ndarray
+    # The same model with the calibration folded in (z = a * linear logit + b), so run time adds three
+    # terms: weights_z rows, embed_z, cue_z rows, on top of bias_z.
+    weights_z: np.ndarray
+    cue_z: np.ndarray
+    embed_z: np.ndarray        # float32, as the embedding
+    bias_z: np.ndarray
 
 
 @lru_cache(maxsize=4)
@@ -338,62 +458,93 @@ def _load(path: str) -> _Model:
         if topics != TOPICS or cues != CUE_FEATURES:
             raise ValueError(f"classifier model {path} does not match this code (topics {topics}, cues {cues}); "
                              "retrain with training/train_topics.py")
-        platt = z["platt"].astype(np.float64)
-        return _Model({f: i for i, f in enumerate(vocab)}, vocab, z["weights"].astype(np.float64),
-                      z["cue_weights"].astype(np.float64), z["bias"].astype(np.float64),
-                      platt[:, 0].copy(), platt[:, 1].copy())
+        weights, cue_w, embed_w, bias, platt = (
+            z[k].astype(np.float64) for k in ("weights", "cue_weights", "embed_weights", "bias", "platt"))
+    a, b = platt[:, 0].copy(), platt[:, 1].copy()
+    return _Model(vocab, {f: i for i, f in enumerate(vocab)}, weights, cue_w, embed_w, bias, a, b,
+                  weights * a, cue_w * a, (embed_w * a).astype(np.float32), bias * a + b)
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(x, -30.0, 30.0)))
+@dataclass
+class _Evaluation:
+    probs: np.ndarray
+    logits: np.ndarray
+    rows: list[int]            # rows of the known bag features
+    value: float               # what each bag feature is worth
+    cues: np.ndarray
+    embedding: np.ndarray | None
+    gate: dict
+    tokens: list[str]
 
 
 class TopicClassifier:
-    def __init__(self, thresholds: dict[str, float] | None = None, model_path: str | Path = MODEL_PATH) -> None:
+    def __init__(self, thresholds: dict[str, float] | None = None, model_path: str | Path = MODEL_PATH,
+                 embedder: FastEmbedder | None | str = "default") -> None:
         self.thresholds = DEFAULT_THRESHOLDS | (thresholds or {})
         self._m = _load(str(model_path))
         self._recall_col = TOPICS.index("recalls")
+        # Without the embedding model the embedding term is left out (a weaker but working classifier).
+        self.embedder = default_fast_embedder() if embedder == "default" else embedder
 
-    def _evaluate(self, title: str, text: str):
-        feats, cues, gate = analyse(title, text)
+    def _evaluate(self, title: str, text: str, embedding=None) -> _Evaluation:
         m = self._m
-        idx = [i for i in map(m.index.get, feats) if i is not None]
-        value = 1.0 / math.sqrt(len(feats)) if feats else 0.0
-        logits = m.bias + cues @ m.cue_weights
-        if idx:
-            logits = logits + m.weights[idx].sum(axis=0) * value
-        z = m.platt_a * logits + m.platt_b
+        ttoks, ltoks = _parts(title, text)
+        toks = ttoks + ltoks
+        unigrams = set(toks)
+        pairs = _pairs(toks, unigrams)
+        rows = [r for r in map(m.row.get, unigrams) if r is not None]
+        value = 1.0 / math.sqrt(len(unigrams)) if unigrams else 0.0
+        cues = _cue_vector(ttoks, ltoks, pairs)
+        z = m.bias_z
+        if rows:
+            z = z + m.weights_z[np.fromiter(rows, np.intp, len(rows))].sum(axis=0) * value
+        for j in np.flatnonzero(cues).tolist():
+            z = z + cues[j] * m.cue_z[j]
+        if embedding is None and self.embedder is not None:
+            embedding = self.embedder.encode(embed_text(title, text))
+        if embedding is not None:
+            embedding = np.asarray(embedding, dtype=np.float32)[: len(m.embed_z)]
+            z = z + embedding @ m.embed_z
+        gate = _gate(unigrams, pairs)
+        zs = z.tolist()
         if not gate["open"]:
-            z[self._recall_col] -= RECALL_GATE_PENALTY
-        return _sigmoid(z), logits, idx, value, cues, gate
+            zs[self._recall_col] -= RECALL_GATE_PENALTY
+        probs = np.array([1.0 / (1.0 + math.exp(-min(30.0, max(-30.0, x)))) for x in zs])
+        logits = (np.asarray(z, dtype=np.float64) - m.platt_b) / m.platt_a   # before calibration, for explain()
+        return _Evaluation(probs, logits, rows, value, cues, embedding, gate, toks)
 
-    def scores(self, title: str, text: str) -> dict[str, float]:
-        probs = self._evaluate(title, text)[0]
+    def scores(self, title: str, text: str, embedding=None) -> dict[str, float]:
+        probs = self._evaluate(title, text, embedding).probs
         return {t: round(float(p), 4) for t, p in zip(TOPICS, probs)}
 
-    def classify(self, title: str, text: str) -> tuple[list[str], dict[str, float]]:
-        scores = self.scores(title, text)
+    def classify(self, title: str, text: str, embedding=None) -> tuple[list[str], dict[str, float]]:
+        scores = self.scores(title, text, embedding)
         return [t for t in TOPICS if scores[t] >= self.thresholds[t]], scores
 
-    def explain(self, title: str, text: str, top: int = 8) -> dict:
-        """Per topic: score, decision, and the features that pushed it up or down (weight = logit change)."""
-        probs, logits, idx, value, cues, gate = self._evaluate(title, text)
+    def explain(self, title: str, text: str, embedding=None, top: int = 8) -> dict:
+        """Per topic: score, decision, and the features that pushed it up or down (weight = logit change).
+        The embedding counts as one feature ("embedding": its whole contribution)."""
+        ev = self._evaluate(title, text, embedding)
         m = self._m
-        senses = sorted({t for t in _tokens(f"{title or ''} . {(text or '')[:BODY_CHARS]}") if t in _MARKERS})
         evidence = {}
         for k, topic in enumerate(TOPICS):
-            contrib = [(m.vocab[i], float(m.weights[i, k] * value)) for i in idx]
-            contrib += [(name, float(cues[j] * m.cue_weights[j, k])) for j, name in enumerate(CUE_FEATURES) if cues[j]]
+            contrib = [(m.vocab[i], float(m.weights[i, k] * ev.value)) for i in ev.rows]
+            contrib += [(name, float(ev.cues[j] * m.cue_weights[j, k])) for j, name in enumerate(CUE_FEATURES)
+                        if ev.cues[j]]
+            if ev.embedding is not None:
+                contrib.append(("embedding", float(ev.embedding.astype(np.float64) @ m.embed_weights[:, k])))
             contrib.sort(key=lambda fc: -abs(fc[1]))
             evidence[topic] = {
-                "score": round(float(probs[k]), 4),
-                "topic": bool(probs[k] >= self.thresholds[topic]),
+                "score": round(float(ev.probs[k]), 4),
+                "topic": bool(ev.probs[k] >= self.thresholds[topic]),
                 "bias": round(float(m.bias[k]), 4),
-                "linear_logit": round(float(logits[k]), 4),
+                "linear_logit": round(float(ev.logits[k]), 4),
                 "calibration": {"a": round(float(m.platt_a[k]), 4), "b": round(float(m.platt_b[k]), 4)},
                 "for": [{"feature": f, "weight": round(c, 4)} for f, c in contrib if c > 0][:top],
                 "against": [{"feature": f, "weight": round(c, 4)} for f, c in contrib if c < 0][:top],
             }
-        evidence["recalls"]["gate"] = gate | {"penalty": 0.0 if gate["open"] else RECALL_GATE_PENALTY}
+        evidence["recalls"]["gate"] = ev.gate | {"penalty": 0.0 if ev.gate["open"] else RECALL_GATE_PENALTY}
         return {"scores": {t: evidence[t]["score"] for t in TOPICS}, "thresholds": dict(self.thresholds),
-                "sense_rules_fired": senses, "features_known": len(idx), "evidence": evidence}
+                "sense_rules_fired": sorted({t for t in ev.tokens if t in _MARKERS}),
+                "features_known": len(ev.rows),
+                "embedding_used": ev.embedding is not None, "evidence": evidence}
