@@ -5,6 +5,8 @@ not recall of the training text.
 """
 import json
 
+import numpy as np
+
 import pytest
 
 from streams.classify import TOPICS, TopicClassifier, analyse
@@ -143,3 +145,100 @@ def test_long_article_reads_only_the_lead():
     # Cost is bounded: text after BODY_CHARS does not change the features.
     lead = "Troops shelled the city overnight. " * 30
     assert sorted(analyse("Fighting", lead)[0]) == sorted(analyse("Fighting", lead + "celebrity gossip " * 5000)[0])
+
+
+# --- v2: embedding term, fast run-time path, generalisation beyond the written corpus -------------
+
+from streams.classify import FastEmbedder, default_fast_embedder, embed_text  # noqa: E402
+from streams.embed import default_embedder  # noqa: E402
+
+SAMPLE = [
+    ("Jimmy Kimmel jokes about the Senate's vacation plans", "The late-night host said lawmakers deserve a long break."),
+    ("The Sopranos cast reunite for podcast", "The stars of the HBO drama swapped stories about the show."),
+    ("Air strikes hit Khartoum as fighting spreads", "The army and the RSF traded fire in the capital; " * 20),
+    ("Company recalls 12,000 pounds of sausage", "The products may contain bone fragments, FSIS said."),
+    ("", "No headline, only a lead about interest rates and the pound."),
+    ("Headline only, no text", ""),
+]
+
+
+def test_run_time_path_matches_the_training_features(clf):
+    # Training builds its matrix from analyse() strings; run time uses dict rows and a cached embedder.
+    # Both must give the same linear logits, or the shipped weights mean something else at run time.
+    m = clf._m
+    row = {f: i for i, f in enumerate(m.vocab)}
+    for title, text in SAMPLE:
+        feats, cues, _ = analyse(title, text)
+        known = [row[f] for f in feats if f in row]
+        bag = m.weights[known].sum(axis=0) / np.sqrt(len(feats)) if known else 0.0
+        emb = clf.embedder.encode(embed_text(title, text)).astype(np.float64)
+        expected = m.bias + cues @ m.cue_weights + bag + emb @ m.embed_weights
+        got = clf._evaluate(title, text).logits
+        assert np.allclose(got, expected, atol=1e-4), (title, got, expected)
+
+
+def test_fast_embedder_agrees_with_model2vec_encode():
+    fast = default_fast_embedder()
+    texts = [embed_text(t, x) for t, x in SAMPLE] + ["Ünïcödé café crème, naïve résumé!"]
+    reference = default_embedder().encode(texts)
+    mine = np.stack([fast.encode(t) for t in texts])
+    cos = (reference * mine).sum(axis=1)
+    assert cos.min() > 0.999, cos
+
+
+def test_fast_embedder_word_cache_is_bounded(monkeypatch):
+    import streams.classify as classify
+    monkeypatch.setattr(classify, "_WORD_CACHE_LIMIT", 5)
+    fast = FastEmbedder(default_embedder().model)
+    before = fast.encode("one two three four five six seven eight")
+    assert len(fast._cache) <= 5
+    assert np.allclose(fast.encode("one two three four five six seven eight"), before)
+
+
+def test_a_precomputed_embedding_gives_the_same_scores(clf):
+    title, text = SAMPLE[0]
+    vector = default_embedder().encode([embed_text(title, text)])[0]   # what the fingerprinter computes
+    assert clf.scores(title, text, embedding=vector) == pytest.approx(clf.scores(title, text), abs=2e-3)
+    assert clf.classify(title, text, embedding=vector)[0] == clf.classify(title, text)[0]
+    # and the vector is really used: a war story's vector moves the entertainment score down
+    war_vector = default_embedder().encode([embed_text(*SAMPLE[2])])[0]
+    assert clf.scores(title, text, embedding=war_vector)["entertainment"] < clf.scores(title, text)["entertainment"]
+
+
+def test_without_the_embedding_model_the_classifier_still_works():
+    bare = TopicClassifier(embedder=None)
+    topics, scores = bare.classify("Toyota recalls 280,000 pickups over faulty rear axle",
+                                   "Dealers will replace the axle at no cost, NHTSA said.")
+    assert topics == ["recalls"]
+    assert bare.explain("Toyota recalls pickups", "")["embedding_used"] is False
+
+
+@pytest.mark.parametrize("title,text,topic", [
+    ("Colbert roasts the mayor's bike lane plan", "The Late Show host staged a mock ribbon cutting in the studio.",
+     "entertainment"),
+    ("Olivia Rodrigo adds second night at Wembley", "The singer's fans snapped up tickets within minutes.",
+     "entertainment"),
+    ("Finland closes border crossings as Russian troops mass nearby", "Helsinki cited the war in Ukraine.", "war"),
+    ("Hamas and Israel agree to a four-day pause in fighting", "Dozens of hostages will be freed under the deal.",
+     "war"),
+    ("Sheriff: Suspect in Ohio bank heist caught in Kentucky", "The man robbed a teller at gunpoint last week.",
+     "crime"),
+])
+def test_items_unlike_the_training_text(clf, title, text, topic):
+    assert topic in topics_of(clf, title, text)
+
+
+@pytest.mark.parametrize("title,text", [
+    ("Chiefs rally to beat Bills in overtime thriller", "The quarterback threw the winning touchdown pass."),
+    ("Manchester United appoint new head coach", "The Dutchman signed a three-year contract."),
+    ("Apple unveils thinner iPad", "The tablet goes on sale next week."),
+])
+def test_sport_and_gadgets_are_not_entertainment(clf, title, text):
+    assert topics_of(clf, title, text) == []
+
+
+def test_explain_reports_the_embedding_contribution(clf):
+    exp = clf.explain(*SAMPLE[0])
+    assert exp["embedding_used"] is True
+    features = [f["feature"] for t in TOPICS for side in ("for", "against") for f in exp["evidence"][t][side]]
+    assert "embedding" in features
