@@ -15,7 +15,8 @@ Honest figures: source-disjoint cross-validation. Each shippable source group (h
 is held out in turn and predicted by a model fitted on the written corpus and the other groups; RUWA
 and BBC are predicted by the full model (never fitted on). Those out-of-fold predictions are scored with
 the shared score.py and written to training/cv_report.json. Platt calibration (one slope and offset per
-topic) is fitted on the same out-of-fold logits, so shipped scores read as probabilities.
+topic) is fitted on the out-of-fold logits of the shippable groups only (never on BBC or RUWA labels;
+war keeps the raw logit, as only 20 shippable items are war), so shipped scores read as probabilities.
 """
 from __future__ import annotations
 
@@ -195,7 +196,8 @@ def main() -> None:
                                     "scores": dict(zip(TOPICS, np.round(p, 3).tolist())),
                                     "title": r["title"], "body": r["body"][:200]}) + "\n")
     report = {"method": "source-disjoint CV: huffpost / ecb / fda+usda each predicted by a model not fitted on it; "
-                        "bbc and ruwa by the full model, which never sees them. Threshold 0.5 on calibrated scores.",
+                        "bbc and ruwa by the full model, which never sees them. Platt calibration fitted on the shippable "
+                        "out-of-fold scores only (war: none, too few positives). Threshold 0.5 on calibrated scores.",
               "all_dev": score(rows_all, probs, args.scorer)}
     for g in ("huffpost", "ecb", "recall-notices", "bbc", "ruwa"):
         sel = [i for i, r in enumerate(rows_all) if r["group"] == g]
