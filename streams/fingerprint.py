@@ -44,6 +44,7 @@ SHINGLE = 3  # words per shingle
 NUM_PERM = 48  # one-byte minhash values stored per text
 LSH_BANDS, LSH_ROWS = 6, 5  # keys from the first 30 values: P(key shared) ~ 0.8 at Jaccard 0.7, 0.98 at 0.85
 LEAD_WORDS = 40
+LEAD_FACT_CHARS = 480
 LEAD_PERM = 12
 LEAD_BANDS, LEAD_ROWS = 3, 4
 TERM_LIMIT = 4  # salient headline terms -> at most 6 pair keys
@@ -347,12 +348,18 @@ class Fingerprinter:
             body = head  # the near tier never compares bare headlines: no minhash to store
         else:
             hashes = np.asarray(rensa.RMinHash.hash_token_sets([words])[0], dtype=np.uint64)
-            full, lead = _minhashes(_shingle_hashes(hashes), _shingle_hashes(hashes[:LEAD_WORDS]))
+            shingles = _shingle_hashes(hashes)
+            # The lead's shingles are the first ones of the text's.
+            full, lead = _minhashes(shingles, shingles[:max(1, LEAD_WORDS - SHINGLE + 1)])
             keys += _band_keys(b"N", full, LSH_BANDS, LSH_ROWS)
             if len(hashes) > LEAD_WORDS:  # otherwise the lead is the text and its bands add nothing
                 keys += _band_keys(b"L", lead, LEAD_BANDS, LEAD_ROWS)
-            body = head + (full & 0xFF).astype(np.uint8).tobytes() + (lead & 0xFF).astype(np.uint8).tobytes()
-        lead_text = " ".join(prepared.text.split(maxsplit=LEAD_WORDS * 2)[:LEAD_WORDS * 2])
+            body = head + full.astype(np.uint8).tobytes() + lead.astype(np.uint8).tobytes()  # low bytes
+        # Names and numbers come from the first LEAD_FACT_CHARS characters (about 80 words), cut at a
+        # space so no word is halved.
+        lead_text = prepared.text[:LEAD_FACT_CHARS]
+        if len(prepared.text) > LEAD_FACT_CHARS:
+            lead_text = lead_text[:lead_text.rfind(" ") + 1]
         names, numbers, terms = extract_facts(prepared.title, lead_text)
         salient = _salient(terms, set(names), set(numbers), HEADLINE_TERM_LIMIT if headline_only else TERM_LIMIT)
         for a, b in combinations(salient, 2):

@@ -101,3 +101,79 @@ def test_state_stays_under_one_kilobyte_per_article_at_four_partitions(fps):
     total = sum(ix.stats().bytes for ix in parts)
     assert total / len(ARTICLES) < 1024
     assert sum(ix.stats().articles for ix in parts) <= 4 * len(ARTICLES)  # one record per store, not per key
+
+
+# -- bare headlines (the rewrite tier's headline score) ---------------------------------------------
+
+def headlines(*titles, fingerprinter=None):
+    f = fingerprinter or Fingerprinter()
+    return {t: f.fingerprint(prepare(t, "")) for t in titles}
+
+
+def link(fps, order, index=None):
+    index = index or DedupIndex(DictStore())
+    return {t: combine(t, [index.probe(t, fps[t], float(n))]).duplicate_of for n, t in enumerate(order)}
+
+
+@pytest.mark.parametrize("first,second", [
+    ("Floods force 3,400 from homes in Valdoria", "3,400 forced from their homes as floods hit Valdoria"),
+    ("Ilsa Marrow re-elected as Valdoria president for second term", "Valdoria's Marrow wins second term as president"),
+])
+def test_paraphrased_headline_matches(first, second):
+    fps = headlines(first, second)
+    assert link(fps, [first, second])[second] == first
+
+
+@pytest.mark.parametrize("first,second", [
+    ("Gunmen kill 12 in Valdoria market attack", "Gunmen kill 30 in Valdoria market attack"),  # numbers
+    ("Valdoria stocks close higher Tuesday", "Valdoria stocks close higher Thursday"),  # weekday
+    ("Valdoria shares open lower", "Valdoria shares close lower"),  # opposite words
+])
+def test_same_template_with_different_facts_does_not_match(first, second):
+    fps = headlines(first, second)
+    assert link(fps, [first, second])[second] is None
+
+
+class PlanarEmbedder:
+    """Headline -> a chosen unit vector, so a test fixes every cosine (the real model would not)."""
+
+    def __init__(self, angles):
+        self.angles = angles
+
+    def encode(self, texts):
+        import numpy as np
+
+        out = np.zeros((len(texts), 64), dtype=np.float32)
+        for row, text in enumerate(texts):
+            angle = self.angles[text.split(".")[0]]
+            out[row, :2] = np.cos(angle), np.sin(angle)
+        return out
+
+
+A = "Menkel floods Valdoria farms"
+B = A + " downstream"  # its term pairs include "downstream", which A's do not
+C = B + " overnight"
+
+
+def test_a_paraphrase_of_a_member_must_also_match_the_group_root():
+    # cos(A, B) = cos(B, C) = 0.80 but cos(A, C) = 0.28: C resembles B, not the story B joined.
+    f = Fingerprinter(embedder=PlanarEmbedder({A: 0.0, B: 0.6435, C: 1.287}))
+    out = link(headlines(A, B, C, fingerprinter=f), [A, B, C])
+    assert out[B] == A
+    assert out[C] is None
+
+
+def test_a_paraphrase_of_the_whole_group_joins_it():
+    f = Fingerprinter(embedder=PlanarEmbedder({A: 0.0, B: 0.3, C: 0.5}))
+    out = link(headlines(A, B, C, fingerprinter=f), [A, B, C])
+    assert out[B] == A and out[C] == A
+
+
+def test_root_check_holds_in_a_store_without_the_other_members_as_candidates():
+    # Only B's record is reachable through C's keys; the root's record still vetoes the link.
+    f = Fingerprinter(embedder=PlanarEmbedder({A: 0.0, B: 0.6435, C: 1.287}))
+    fps = headlines(A, B, C, fingerprinter=f)
+    index = DedupIndex(DictStore())
+    link(fps, [A, B], index)
+    only_b = [k for k in fps[C].keys if k in set(fps[B].keys) - set(fps[A].keys)]
+    assert only_b and index.probe(C, fps[C], 5.0, keys=only_b) is None

@@ -36,3 +36,34 @@ def test_with_the_shipped_model_the_sketch_carries_a_small_embedding():
     assert f.embedder is not None, "streams/models/minilm-m2v must ship with the repository"
     s = Sketch.decode(f.fingerprint(prepare("Floods hit Valdoria", TEXT)).sketch)
     assert len(s.embedding) == 32
+
+
+def test_bare_headline_sketch_has_no_text_minhash_but_keeps_its_weekday():
+    s = Sketch.decode(fp("Valdoria stocks close higher Tuesday", "").sketch)
+    assert s.headline_only and s.minhash.size == 0 and s.lead.size == 0
+    assert s.weekdays == 1 << 1  # monday is bit 0
+    full = Sketch.decode(fp("Floods hit Valdoria", TEXT).sketch)
+    assert full.minhash.size == 48 and full.lead.size == 12 and full.weekdays == 0
+
+
+def test_fast_embedding_path_computes_what_model2vec_computes():
+    import numpy as np
+
+    f = Fingerprinter()
+    texts = ["Floods hit Valdoria. " + TEXT, "Caf\u00e9 owner's 3,400-word review \u2014 \u4e2d\u6587", "", "   "]
+    reference = np.asarray(f.embedder.model.encode(texts, show_progress_bar=False), dtype=np.float32)
+    fast = f.embedder.encode(texts)
+    for ref, got in zip(reference, fast):
+        if np.linalg.norm(ref) == 0:
+            assert np.linalg.norm(got) == 0
+        else:
+            assert float(ref @ got) / float(np.linalg.norm(ref)) > 0.9999
+    one = [f.fingerprint(prepare(t, TEXT)) for t in ("Floods hit Valdoria", "Menkel rises")]
+    assert one == f.fingerprint_many([prepare(t, TEXT) for t in ("Floods hit Valdoria", "Menkel rises")])
+
+
+def test_hyphenated_names_are_separate_names():
+    from streams.fingerprint import extract_facts
+
+    names, _, _ = extract_facts("Marrow-Lund pact signed", "Ilsa Marrow met Ari Lund in Ostrava.")
+    assert {"marro", "lund"} <= set(names)

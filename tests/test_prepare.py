@@ -58,3 +58,9 @@ def test_odd_input_never_raises():
     assert prepare("", None).text == ""
     assert prepare("x", "\x00\ud800 \n\n  ").text in ("", "\x00\ud800")
     assert isinstance(prepare("x", html="<<<not html").text, str)
+
+
+def test_stacked_wire_labels_leave_the_title():
+    assert clean_title("EXCLUSIVE-UPDATE 2-Valdoria rebels signal flexibility in talks") == \
+        "Valdoria rebels signal flexibility in talks"
+    assert clean_title("Update on the Valdoria talks") == "Update on the Valdoria talks"  # not a label
