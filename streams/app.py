@@ -37,6 +37,7 @@ from .fingerprint import Fingerprint
 from .logs import logging_config
 from .metrics import Metrics
 from .pipeline import Pipeline, root_seen_at_of
+from .segments import chunked_json
 from .records import Rejection, deadletter_record
 from .segments import PartitionState, SegmentTable
 from . import PIPELINE_VERSION, topology
@@ -117,7 +118,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
         broker_rebalance_timeout=settings.rebalance_timeout_s,
         broker_commit_interval=1.0,
         producer_linger=0.005,
-        producer_max_request_size=max(settings.max_record_bytes * 2 + 65536, 1_048_576),
+        producer_max_request_size=topology.MAX_MESSAGE_BYTES,
+        consumer_max_fetch_size=topology.MAX_MESSAGE_BYTES,
         table_standby_replicas=settings.standby_replicas,
         logging_config=logging_config(settings),
     )
@@ -149,22 +151,38 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
 
     index_table = segment_table(topology.TABLE_INDEX)
     pending_table = segment_table(topology.TABLE_PENDING)
+    index_table.delivery_callback = pending_table.delivery_callback = lambda fut: on_delivery(fut)
     health = WorkerHealth(app, settings, metrics)
     app.newsflow_health = health  # type: ignore[attr-defined]
     batch_max, batch_within = settings.batch_max, settings.batch_within_s
+
+    def on_delivery(fut: Any) -> None:
+        # A record the broker refused must never vanish quietly: stop the worker, so that the
+        # offsets of what produced it are not committed and it is redone after the restart.
+        exc = fut.exception() if fut.done() and not fut.cancelled() else None
+        if exc is not None:
+            log.critical("a record to %s was refused (%s: %s); stopping so that it is redone",
+                         fut.message.channel.get_topic_name(), type(exc).__name__, exc)
+            app.newsflow_delivery_failed = True  # type: ignore[attr-defined]
+            asyncio.ensure_future(app.crash(exc))
 
     async def send_deadletter(data: bytes, rejection: Rejection, message: Any) -> None:
         record = deadletter_record(data, rejection, topic=message.topic, partition=message.partition,
                                    offset=message.offset, rejected_at=time.time(),
                                    pipeline_version=PIPELINE_VERSION)
-        await deadletter.send(key=message.key, value=orjson.dumps(record))
+        await checked_send(deadletter, message.key, orjson.dumps(record))
         metrics.deadlettered.labels(rejection.reason).inc()
 
     async def send_grouped(topic: Any, kind: str, grouped: dict[int, list]) -> None:
-        # One record per target partition per batch: per-article records would cost more than
-        # the work they carry.
+        # One record per target partition per batch (per-article records would cost more than the
+        # work they carry), split so that no record nears the broker's message size limit.
         for partition, items in grouped.items():
-            await topic.send(key=None, value=orjson.dumps({"type": kind, "items": items}), partition=partition)
+            for chunk in chunked_json(items, topology.MAX_BATCH_RECORD_BYTES):
+                await checked_send(topic, None, b'{"type":"%s","items":%s}' % (kind.encode(), chunk), partition)
+
+    async def checked_send(topic: Any, key: bytes | None, value: bytes, partition: int | None = None) -> None:
+        fut = await topic.send(key=key, value=value, partition=partition)
+        fut.add_done_callback(on_delivery)
 
     @app.agent(raw, name="ingest")
     async def ingest(stream: Any) -> None:
@@ -264,7 +282,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
         result = combine(article["id"], matches)
         now = time.time()
         record = Pipeline.enriched(article, result, ingested_at=article["ingested_at"], processed_at=now)
-        await enriched.send(key=article["id"].encode(), value=orjson.dumps(record))
+        await checked_send(enriched, article["id"].encode(), orjson.dumps(record))
         if result.duplicate_of is not None:
             # Every partition that indexed this article learns which group it joined, so a later
             # copy found there through this article points at the group's first member.

@@ -26,7 +26,8 @@ import orjson
 from .config import Settings
 
 REPO = Path(__file__).resolve().parent.parent
-DEV_ARTICLES = REPO.parent / "shared" / "data" / "dedup-copies.articles.jsonl"
+DEV_DATA = REPO.parent / "shared" / "data"
+DEV_FILES = ("dedup-copies.articles.jsonl", "dedup-stories.articles.jsonl", "topics.articles.jsonl")
 SAMPLES = REPO / "samples" / "articles.jsonl"
 
 
@@ -36,12 +37,14 @@ def progress(message: str) -> None:
 
 
 def bench_articles(count: int, path: Path | None = None) -> list[bytes]:
-    """`count` raw records of realistic full-article size. The development set's full articles
-    are used when present (measurement only: nothing of them is shipped); else the bundled samples.
-    Cycling past the end gives each record a new id, so later rounds are copies, as on a real feed."""
-    source = path or (DEV_ARTICLES if DEV_ARTICLES.exists() else SAMPLES)
-    base = [orjson.loads(line) for line in source.read_bytes().splitlines() if line.strip()]
-    base = [a for a in base if len((a.get("body") or "")) > 400] or base
+    """`count` raw records of realistic full-article size. The development sets' full articles
+    (about 2,000 distinct ones, a third of them syndicated copies) are used when present
+    (measurement only: nothing of them is shipped); else the bundled samples. Cycling past the
+    end gives each record a new id, so later rounds are copies of earlier ones."""
+    sources = [path] if path else [DEV_DATA / f for f in DEV_FILES if (DEV_DATA / f).exists()] or [SAMPLES]
+    base = [orjson.loads(line) for src in sources for line in src.read_bytes().splitlines() if line.strip()]
+    # Full articles only (a headline with a one-line lead is not what the throughput target is about).
+    base = [a for a in base if len((a.get("body") or "")) > 1000] or base
     out = []
     for i in range(count):
         article = dict(base[i % len(base)])
@@ -242,9 +245,7 @@ def run_bench(settings: Settings, articles: int, skip_broker: bool) -> dict:
     progress(f"batch mode over {len(records)} articles")
     result.update(bench_batch(settings, records))
     progress("dedup step vs datasketch baseline")
-    result.update(bench_dedup(records[: min(len(records), 2000)]))
+    result["dedup"] = bench_dedup(records[: min(len(records), 2000)])
     if not skip_broker:
         result.update(bench_broker(settings, records, latency_records=min(600, len(records)), latency_rate=100.0))
-        if result.get("process_ms_per_article") and result.get("classify_articles_per_s"):
-            pass
     return result

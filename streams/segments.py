@@ -49,6 +49,23 @@ def unpack_segment(data: bytes) -> Iterator[tuple[bytes, bytes | None]]:
             pos += vlen
 
 
+def chunked_json(items: list, max_bytes: int) -> Iterator[bytes]:
+    """`items` as JSON arrays of at most ~max_bytes each (an item larger than that goes alone)."""
+    import orjson
+
+    encoded = [orjson.dumps(item) for item in items]
+    chunk: list[bytes] = []
+    size = 0
+    for item in encoded:
+        if chunk and size + len(item) > max_bytes:
+            yield b"[" + b",".join(chunk) + b"]"
+            chunk, size = [], 0
+        chunk.append(item)
+        size += len(item) + 1
+    if chunk:
+        yield b"[" + b",".join(chunk) + b"]"
+
+
 class _MemoryPartitions:
     """Per-partition dicts for the memory:// store (tests, throwaway workers)."""
 
@@ -103,9 +120,28 @@ class SegmentTable(faust.Table):
                 self._memory.partitions.pop(tp.partition, None)
         await super().on_rebalance(assigned, revoked, newly_assigned, generation_id)
 
-    def send_segment(self, partition: int, changes: dict[bytes, bytes | None]) -> None:
+    def send_segment(self, partition: int, changes: dict[bytes, bytes | None], max_bytes: int = 512 * 1024) -> None:
+        # Several segments when one would near the broker's message limit; each is applied in order.
+        chunk: dict[bytes, bytes | None] = {}
+        size = 0
+        for key, value in changes.items():
+            item = len(key) + (len(value) if value is not None else 0) + _HEAD.size
+            if chunk and size + item > max_bytes:
+                self._send_one(partition, chunk)
+                chunk, size = {}, 0
+            chunk[key] = value
+            size += item
+        if chunk:
+            self._send_one(partition, chunk)
+
+    #: Called with each segment's delivery future (set by streams.app to stop on a refused write).
+    delivery_callback: Any = None
+
+    def _send_one(self, partition: int, changes: dict[bytes, bytes | None]) -> None:
         key = _SEGMENT + struct.pack(">HQ", partition, time.time_ns())
-        self.send_changelog(partition, key, pack_segment(changes), key_serializer="raw", value_serializer="raw")
+        fut = self.send_changelog(partition, key, pack_segment(changes), key_serializer="raw", value_serializer="raw")
+        if self.delivery_callback is not None:
+            fut.add_done_callback(self.delivery_callback)
 
 
 class PartitionState:

@@ -13,6 +13,12 @@ from .config import Settings
 
 DAY_MS = 86_400_000
 
+# Records we produce can be larger than a raw record: an enriched record repeats the body beside the
+# extracted text, a dead-letter record carries the original twice (base64 and text). Our topics take
+# up to 8 MiB (Kafka's default is 1 MiB); batched internal records are split well below that.
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+MAX_BATCH_RECORD_BYTES = 512 * 1024
+
 TABLE_INDEX = "dedup-index"
 TABLE_PENDING = "dedup-pending"
 
@@ -44,15 +50,16 @@ def segment_retention_ms(s: Settings) -> int:
 def topic_specs(s: Settings) -> dict[str, tuple[int, dict[str, str]]]:
     """name -> (partitions, topic configs). Retention per topic is documented in the README."""
     n = s.partitions
+    big = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}
     return {
-        s.topic_raw: (n, {"retention.ms": str(7 * DAY_MS)}),
-        s.topic_enriched: (n, {"retention.ms": str(7 * DAY_MS)}),
-        s.topic_deadletter: (n, {"retention.ms": str(30 * DAY_MS)}),
-        probes_topic(s): (n, {"retention.ms": str(DAY_MS)}),
-        answers_topic(s): (n, {"retention.ms": str(DAY_MS)}),
+        s.topic_raw: (n, big | {"retention.ms": str(7 * DAY_MS)}),
+        s.topic_enriched: (n, big | {"retention.ms": str(7 * DAY_MS)}),
+        s.topic_deadletter: (n, big | {"retention.ms": str(30 * DAY_MS)}),
+        probes_topic(s): (n, big | {"retention.ms": str(DAY_MS)}),
+        answers_topic(s): (n, big | {"retention.ms": str(DAY_MS)}),
         # Segment changelogs (streams.segments): unique keys, so retention rather than compaction.
-        changelog_topic(s, TABLE_INDEX): (n, {"retention.ms": str(segment_retention_ms(s))}),
-        changelog_topic(s, TABLE_PENDING): (n, {"retention.ms": str(segment_retention_ms(s))}),
+        changelog_topic(s, TABLE_INDEX): (n, big | {"retention.ms": str(segment_retention_ms(s))}),
+        changelog_topic(s, TABLE_PENDING): (n, big | {"retention.ms": str(segment_retention_ms(s))}),
     }
 
 

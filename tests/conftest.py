@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from streams import broker
+from tests.workers import Worker, stack_env
 
 
 def local_broker_config(data_dir: Path) -> broker.BrokerConfig:
@@ -59,3 +60,24 @@ def kafka_bootstrap(local_broker) -> str:
 def fresh_topic_prefix() -> str:
     """A prefix no other test (or earlier run against the same broker) uses: `f"{prefix}.raw"` etc."""
     return f"t{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def stack(kafka_bootstrap, fresh_topic_prefix, tmp_path):
+    """One isolated deployment (app id, topics); workers started through it are stopped at the end."""
+    env = stack_env(kafka_bootstrap, fresh_topic_prefix)
+    workers: list[Worker] = []
+
+    class Stack:
+        prefix = fresh_topic_prefix
+        bootstrap = kafka_bootstrap
+
+        @staticmethod
+        def worker(name: str = "w1", data_dir: Path | None = None, **extra: str) -> Worker:
+            w = Worker(env | extra, data_dir or tmp_path / name, tmp_path / f"{name}.log").start()
+            workers.append(w)
+            return w
+
+    yield Stack
+    for w in workers:
+        w.kill()

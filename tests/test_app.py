@@ -11,7 +11,7 @@ import jsonschema
 import orjson
 import pytest
 
-from tests.workers import REPO, Worker, consume, produce, run, stack_env
+from tests.workers import REPO, consume, produce, run, stack_env
 
 pytestmark = pytest.mark.kafka
 
@@ -43,27 +43,6 @@ BAD = [
     (b'{"id": "b11", "title": "...", "body": "  "}', "empty_text"),
     (b"", "malformed_json"),
 ]
-
-
-@pytest.fixture
-def stack(kafka_bootstrap, fresh_topic_prefix, tmp_path):
-    """One isolated deployment (app id, topics); workers started through it are stopped at the end."""
-    env = stack_env(kafka_bootstrap, fresh_topic_prefix)
-    workers: list[Worker] = []
-
-    class Stack:
-        prefix = fresh_topic_prefix
-        bootstrap = kafka_bootstrap
-
-        @staticmethod
-        def worker(name: str = "w1", data_dir: Path | None = None, **extra: str) -> Worker:
-            w = Worker(env | extra, data_dir or tmp_path / name, tmp_path / f"{name}.log").start()
-            workers.append(w)
-            return w
-
-    yield Stack
-    for w in workers:
-        w.kill()
 
 
 def enriched_by_id(records) -> dict[str, dict]:
