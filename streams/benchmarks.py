@@ -7,7 +7,8 @@ reported on its own, since both sides need clean text and it is the same code fo
 
   ours      Fingerprinter.fingerprint (one article at a time, as the stream and `newsflow process`
             call it) + one DedupIndex.probe per partition that owns some of its keys (keys routed
-            by topology.partition_for, one DictStore per partition) + combine.
+            by topology.partition_for, one DictStore per partition) + combine, + adopt_root in
+            those partitions when the article joined a group (as streams.batch does).
   baseline  datasketch: word shingles of title + text, MinHash(num_perm=128).update_batch,
             MinHashLSH.query then insert (the textbook near-duplicate pipeline), at its best
             setting on full articles and at its cheapest setting (see BASELINE_BEST).
@@ -52,8 +53,13 @@ def run_ours(ids: list[str], prepared: list[PreparedText], fingerprinter: Finger
         routed: dict[int, list[bytes]] = defaultdict(list)
         for key in fp.keys:
             routed[partition_for(key, partitions)].append(key)
-        results.append(combine(article_id, [indexes[p].probe(article_id, fp, float(seen_at), keys=keys)
-                                            for p, keys in routed.items()]))
+        matches = [indexes[p].probe(article_id, fp, float(seen_at), keys=keys) for p, keys in routed.items()]
+        result = combine(article_id, matches)
+        if result.duplicate_of is not None:  # as batch mode and the stream do
+            root_seen_at = min(m.root_seen_at for m in matches if m is not None and m.root_id == result.duplicate_of)
+            for p in routed:
+                indexes[p].adopt_root(article_id, result, root_seen_at)
+        results.append(result)
     return _clock() - started, results
 
 

@@ -38,7 +38,7 @@ class Embedder:
         self._unk = self.model.unk_token_id
         self._max_tokens = self.model.max_length or 1 << 30
         self._chunk_ids: dict[str, list[int]] = {}
-        self._prefix, self._prefix_dims = self._table, self.dims
+        self._prefixes: dict[int, np.ndarray] = {self.dims: self._table}
 
     def _ids(self, text: str) -> list[int]:
         cache = self._chunk_ids
@@ -61,13 +61,13 @@ class Embedder:
         The per-article fast path of the fingerprinter."""
         if not self._plain:
             return self.encode([text])[0, :dims]
-        if dims != self._prefix_dims:
-            self._prefix = np.ascontiguousarray(self._table[:, :dims])
-            self._prefix_dims = dims
+        table = self._prefixes.get(dims)
+        if table is None:  # one contiguous copy per width asked for (two: articles and headlines)
+            table = self._prefixes[dims] = np.ascontiguousarray(self._table[:, :dims])
         ids = self._ids(text)
         if not ids:
-            return np.zeros(dims, dtype=np.float32)
-        return np.add.reduce(self._prefix[ids], axis=0)
+            return np.zeros(table.shape[1], dtype=np.float32)
+        return np.add.reduce(table[ids], axis=0)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit vectors, float32, one row per text (an empty text gives a zero row)."""
@@ -105,9 +105,12 @@ def dequantise(packed: bytes) -> np.ndarray:
 
 
 def cosine(a: bytes, b: bytes) -> float:
-    if len(a) != len(b) or not a:
+    """Cosine of two quantised vectors over the components both have (a bare headline keeps more
+    components than a full article: the two compare on the shared prefix)."""
+    n = min(len(a), len(b))
+    if not n:
         return 0.0
-    x, y = dequantise(a), dequantise(b)
+    x, y = dequantise(a[:n]), dequantise(b[:n])
     denom = float(np.linalg.norm(x) * np.linalg.norm(y))
     return float(x @ y) / denom if denom else 0.0
 

@@ -19,7 +19,8 @@ Evidence, one kind per tier:
             The sketch keeps 48 one-byte minhash values of the text and 12 of the lead, plus the
             shingle count, so the index can estimate both resemblance and containment (a bare
             headline, which the near tier never compares, stores none of them).
-  rewrite - an embedding of headline + lead (streams.embed, 64 dims at 4 bits) and the specific facts that a
+  rewrite - an embedding of headline + lead (streams.embed, 64 dims at 4 bits; 128 for a bare
+            headline, whose sketch has no minhash) and the specific facts that a
             paraphrase keeps: names (capitalised tokens) and numbers, as 16-bit hashes. Keys are
             pairs of salient headline terms (b"T"), which a paraphrased headline usually keeps.
             The headline's weekday (a one-byte mask) is kept too: two "stocks close higher" items
@@ -298,13 +299,15 @@ def _embed_text(prepared: PreparedText) -> str:
 
 
 class Fingerprinter:
-    def __init__(self, embedder: object | None = "default", embed_dims: int = 64) -> None:
+    def __init__(self, embedder: object | None = "default", embed_dims: int = 64,
+                 headline_embed_dims: int = 128) -> None:
         if embedder == "default":
             from .embed import default_embedder
 
             embedder = default_embedder()
         self.embedder = embedder
         self.embed_dims = embed_dims
+        self.headline_embed_dims = headline_embed_dims
 
     def fingerprint(self, prepared: PreparedText) -> Fingerprint:
         """One article (what the stream and `newsflow process` call): no batch to amortise, so the
@@ -314,7 +317,8 @@ class Fingerprinter:
             return self.fingerprint_many([prepared])[0]
         from .embed import quantise
 
-        return self._assemble(self._lexical(prepared), quantise(direction(_embed_text(prepared), self.embed_dims)))
+        part = self._lexical(prepared)
+        return self._assemble(part, quantise(direction(_embed_text(prepared), self._dims(part))))
 
     def fingerprint_many(self, prepared: list[PreparedText]) -> list[Fingerprint]:
         """Batch form: one embedding call for all articles (what batch mode uses)."""
@@ -325,8 +329,15 @@ class Fingerprinter:
 
             texts = [_embed_text(p) for p in prepared]
             # quantise() scales each vector to its own peak, so the prefix needs no renormalising.
-            embeddings = [quantise(v) for v in self.embedder.encode(texts)[:, : self.embed_dims]]
+            vectors = self.embedder.encode(texts)
+            embeddings = [quantise(v[: self._dims(part)]) for v, part in zip(vectors, parts)]
         return [self._assemble(part, emb) for part, emb in zip(parts, embeddings)]
+
+    def _dims(self, part: tuple) -> int:
+        # A bare headline is all the rewrite tier has to go on, and its sketch is small (no
+        # minhash), so it keeps twice the embedding components; comparisons use the shared prefix.
+        headline_only = part[2][1] & 1
+        return self.headline_embed_dims if headline_only else self.embed_dims
 
     def _lexical(self, prepared: PreparedText) -> tuple:
         """Everything but the embedding. Sketch layout (little endian):

@@ -37,7 +37,7 @@ def partition_of(key: bytes, partitions: int) -> int:
 
 
 def run(articles: list[dict], partitions: int, fingerprinter: Fingerprinter,
-        adopt: bool = False) -> tuple[list[dict], dict]:
+        adopt: bool = True) -> tuple[list[dict], dict]:
     stores = [DictStore() for _ in range(partitions)]
     indexes = [DedupIndex(s) for s in stores]
     out = []
@@ -53,8 +53,8 @@ def run(articles: list[dict], partitions: int, fingerprinter: Fingerprinter,
         matches = [indexes[p].probe(article["id"], fp, float(seen_at), keys=ks) for p, ks in routed.items()]
         result = combine(article["id"], matches)
         if adopt and result.duplicate_of is not None:
-            # What the stream would do if its decide step told every probed partition the group
-            # root combine() chose (DedupIndex.adopt_root); off by default: it does not, yet.
+            # As the stream's decide step and `newsflow process` do: every probed partition learns
+            # the group root combine() chose (DedupIndex.adopt_root).
             root_seen_at = min(m.root_seen_at for m in matches if m is not None and m.root_id == result.duplicate_of)
             for p in routed:
                 indexes[p].adopt_root(article["id"], result, root_seen_at)
