@@ -348,7 +348,10 @@ class DedupIndex:
             if ref in exact:
                 verified.append((0, 1.0, rec))
                 continue
-            theirs = Sketch.decode(rec.sketch)
+            try:
+                theirs = Sketch.decode(rec.sketch)
+            except (ValueError, struct.error):  # written by an older sketch format: cannot compare
+                continue
             sim = near_similarity(mine, theirs)
             if sim is not None:
                 verified.append((1, _quantised(sim), rec))
@@ -383,7 +386,10 @@ class DedupIndex:
         raw = self._record(article_ref(rec.root_id))
         if raw is None or _Record.seen_at_of(raw) < horizon:
             return ROOT_UNSEEN_AGREES
-        root = Sketch.decode(_Record.decode(raw).sketch)
+        try:
+            root = Sketch.decode(_Record.decode(raw).sketch)
+        except (ValueError, struct.error):
+            return ROOT_UNSEEN_AGREES
         return near_similarity(mine, root) is not None or rewrite_similarity(mine, root) is not None
 
     # -- writing -----------------------------------------------------------------------------

@@ -177,3 +177,14 @@ def test_root_check_holds_in_a_store_without_the_other_members_as_candidates():
     link(fps, [A, B], index)
     only_b = [k for k in fps[C].keys if k in set(fps[B].keys) - set(fps[A].keys)]
     assert only_b and index.probe(C, fps[C], 5.0, keys=only_b) is None
+
+
+def test_a_record_in_an_older_sketch_format_is_skipped_not_fatal(fps):
+    index = DedupIndex(DictStore())
+    index.probe("flood-orig", fps["flood-orig"], 0.0)
+    for key, value in list(index.store.items()):
+        if key[:1] == b"\x00":  # the record: make its sketch claim format version 1
+            at = value.index(fps["flood-orig"].sketch)
+            index.store.put(key, value[:at] + b"\x01" + value[at + 1:])
+    assert index.probe("flood-spun", fps["flood-spun"], 1.0) is None
+    assert combine("flood-copy", [index.probe("flood-copy", fps["flood-copy"], 2.0)]).duplicate_of == "flood-orig"
