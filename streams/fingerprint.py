@@ -309,14 +309,26 @@ class Fingerprinter:
         self.embed_dims = embed_dims
         self.headline_embed_dims = headline_embed_dims
 
-    def fingerprint(self, prepared: PreparedText) -> Fingerprint:
+    def embedding(self, prepared: PreparedText) -> np.ndarray | None:
+        """The unit vector of headline + lead (all the model's dimensions), or None without a model.
+        The pipeline computes it once and hands it to both the fingerprint and the classifier,
+        which reads the same text."""
+        if self.embedder is None:
+            return None
+        return self.embedder.encode([_embed_text(prepared)])[0]
+
+    def fingerprint(self, prepared: PreparedText, embedding: np.ndarray | None = None) -> Fingerprint:
         """One article (what the stream and `newsflow process` call): no batch to amortise, so the
-        embedding takes the embedder's per-text fast path when it has one."""
+        embedding takes the embedder's per-text fast path when it has one, unless the caller
+        passes the vector it already has (Fingerprinter.embedding)."""
+        from .embed import quantise
+
+        if embedding is not None:
+            part = self._lexical(prepared)
+            return self._assemble(part, quantise(np.asarray(embedding)[: self._dims(part)]))
         direction = getattr(self.embedder, "direction", None)
         if direction is None:
             return self.fingerprint_many([prepared])[0]
-        from .embed import quantise
-
         part = self._lexical(prepared)
         return self._assemble(part, quantise(direction(_embed_text(prepared), self._dims(part))))
 

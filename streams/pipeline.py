@@ -70,9 +70,11 @@ class Pipeline:
         t1 = clock()
         if not _has_words(prepared.title) and not _has_words(prepared.text):
             return Rejection("empty_text", "no words left after removing markup and boilerplate")
-        fp = self.fingerprinter.fingerprint(prepared)
+        # One embedding of headline + lead serves both the rewrite tier and the classifier.
+        embedding = self.fingerprinter.embedding(prepared)
+        fp = self.fingerprinter.fingerprint(prepared, embedding=embedding)
         t2 = clock()
-        topics, scores = self.classifier.classify(prepared.title, prepared.text)
+        topics, scores = self.classifier.classify(prepared.title, prepared.text, embedding=embedding)
         t3 = clock()
         return Analysed(article, prepared.text, fp, topics, scores,
                         {"prepare": t1 - t0, "fingerprint": t2 - t1, "classify": t3 - t2})
