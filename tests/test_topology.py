@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import pytest
+
+from streams import topology
+from streams.config import Settings, load
+
+
+def test_routing_is_stable_and_spreads_keys():
+    assert topology.partition_for(b"key", 4) == topology.partition_for(b"key", 4)
+    counts = [0] * 4
+    for i in range(4000):
+        counts[topology.partition_for(b"k%d" % i, 4)] += 1
+    assert min(counts) > 800
+
+
+def test_every_topic_has_the_configured_partitions_and_changelogs_outlive_the_window():
+    s = Settings(partitions=6, dedup_window_s=3600)
+    specs = topology.topic_specs(s)
+    assert {p for p, _ in specs.values()} == {6}
+    changelog = specs[topology.changelog_topic(s, topology.TABLE_INDEX)][1]
+    assert int(changelog["retention.ms"]) > 3600 * 1000
+
+
+def test_bad_settings_stop_with_a_message_naming_the_variable(monkeypatch):
+    monkeypatch.setenv("NEWSFLOW_PARTITIONS", "four")
+    with pytest.raises(SystemExit, match="NEWSFLOW_PARTITIONS"):
+        load()
+    monkeypatch.setenv("NEWSFLOW_PARTITIONS", "4")
+    monkeypatch.setenv("NEWSFLOW_REJECT_UNKNOWN_FIELDS", "maybe")
+    with pytest.raises(SystemExit, match="NEWSFLOW_REJECT_UNKNOWN_FIELDS"):
+        load()
