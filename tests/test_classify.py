@@ -9,6 +9,7 @@ import numpy as np
 
 import pytest
 
+from streams import classify
 from streams.classify import TOPICS, TopicClassifier, analyse
 from streams.config import Settings
 
@@ -172,8 +173,9 @@ def test_run_time_path_matches_the_training_features(clf):
         known = [row[f] for f in feats if f in row]
         bag = m.weights[known].sum(axis=0) / np.sqrt(len(feats)) if known else 0.0
         emb = clf.embedder.encode(embed_text(title, text)).astype(np.float64)
-        expected = m.bias + cues @ m.cue_weights + bag + emb @ m.embed_weights
-        got = clf._evaluate(title, text).logits
+        linear = m.bias + cues @ m.cue_weights + bag + emb @ m.embed_weights
+        expected = m.platt_a * linear + m.platt_b   # run time folds the calibration into its weights
+        got = clf._evaluate(title, text).z
         assert np.allclose(got, expected, atol=1e-4), (title, got, expected)
 
 
@@ -223,6 +225,17 @@ def test_without_the_embedding_model_the_classifier_still_works():
      "war"),
     ("Sheriff: Suspect in Ohio bank heist caught in Kentucky", "The man robbed a teller at gunpoint last week.",
      "crime"),
+    # war news away from the front line: sanctions, aid, prisoner swaps
+    ("EU foreign ministers back new sanctions on Moscow's energy exports",
+     "The package aims to cut the revenue that pays for the invasion of Ukraine.", "war"),
+    ("Red Cross trucks bring food and medicine into Mariupol's outskirts",
+     "Residents have been without water since the siege began.", "war"),
+    ("Kyiv and Moscow swap prisoners of war", "It was the largest exchange since the full-scale invasion.", "war"),
+    # late-night comedy about politics is entertainment, not politics
+    ("Kimmel mocks congressman's shutdown speech in monologue", "The host said even the teleprompter looked bored.",
+     "entertainment"),
+    ("Prosecutors charge nightclub owner with manslaughter over deadly fire",
+     "Investigators say the emergency exits were locked.", "crime"),
 ])
 def test_items_unlike_the_training_text(clf, title, text, topic):
     assert topic in topics_of(clf, title, text)
@@ -232,6 +245,8 @@ def test_items_unlike_the_training_text(clf, title, text, topic):
     ("Chiefs rally to beat Bills in overtime thriller", "The quarterback threw the winning touchdown pass."),
     ("Manchester United appoint new head coach", "The Dutchman signed a three-year contract."),
     ("Apple unveils thinner iPad", "The tablet goes on sale next week."),
+    ("Wimbledon champion knocked out in second round", "The top seed lost in straight sets on Centre Court."),
+    ("Fed holds interest rates steady", "Policymakers signalled cuts could come later this year."),
 ])
 def test_sport_and_gadgets_are_not_entertainment(clf, title, text):
     assert topics_of(clf, title, text) == []
@@ -242,3 +257,18 @@ def test_explain_reports_the_embedding_contribution(clf):
     assert exp["embedding_used"] is True
     features = [f["feature"] for t in TOPICS for side in ("for", "against") for f in exp["evidence"][t][side]]
     assert "embedding" in features
+
+
+@pytest.mark.parametrize("title,text", [
+    ("Air raid sirens sound as air strikes hit the front line", "Officials issued a public health alert."),
+    ("Ford recalls cars over seat belt fault", "Owners should not drive the vehicles; consumer product rules apply."),
+    ("Drunk driving crash", "Police said the hit and run driver fled. Car seats were found in the car."),
+])
+def test_cue_pairs_are_all_the_two_word_cues_of_the_text(title, text):
+    # _pairs keeps only pairs whose first word can start a cue (for speed); every two-word cue of the
+    # text must still be among them, so the cue counts and the recall gate see what they saw before.
+    toks = classify._tokens(title) + classify._tokens(text)
+    every_pair = set(zip(toks, toks[1:]))
+    cue_pairs = set(classify._CUE_PAIRS) | classify._RECALL_WORD_PAIRS | classify._PRODUCT_CUE_PAIRS
+    assert every_pair & cue_pairs, "the sample must contain two-word cues"
+    assert classify._pairs(toks, set(toks)) & cue_pairs == every_pair & cue_pairs
