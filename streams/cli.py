@@ -30,11 +30,13 @@ def topics() -> None:
     """Create the service's topics (input, output, dead letter, internal, changelogs) or check them."""
     import asyncio
 
-    from .topology import ensure_topics
+    from .topology import ensure_topics, topic_specs
 
     settings = load_settings()
-    for line in asyncio.run(ensure_topics(settings)):
-        click.echo(line)
+    created = asyncio.run(ensure_topics(settings))
+    for name, (partitions, _config) in topic_specs(settings).items():
+        state = "created" if name in created else "exists"
+        click.echo(f"{state:8} {name} ({partitions} partitions)")
 
 
 @main.command()
