@@ -213,11 +213,14 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
                 home = topology.partition_for(article_id.encode(), n)
                 ingested_at = message.timestamp or time.time()
                 wire = analysed.to_wire()
-                wire.update(id=article_id, ingested_at=ingested_at, expected=sorted(by_partition))
+                # Pending state is keyed by the consumed record, not the article id: a crawler may send
+                # one article twice, and each consumed record must end as one enriched record.
+                token = f"{message.partition}:{message.offset}"
+                wire.update(id=article_id, token=token, ingested_at=ingested_at, expected=sorted(by_partition))
                 articles_out[home].append(wire)
                 for partition, keys in by_partition.items():
                     probes_out[partition].append(
-                        {"type": "probe", "id": article_id, "home": home, "seen_at": ingested_at,
+                        {"type": "probe", "id": article_id, "token": token, "home": home, "seen_at": ingested_at,
                          "content_hash": fp.content_hash, "keys": [k.hex() for k in keys],
                          "sketch": fp.sketch.hex()})
             # Articles first: their home partition then usually holds the article before its answers.
@@ -257,7 +260,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
                         log.exception("dedup probe failed in partition %s; answering 'no match'", partition)
                         match = None
                     metrics.stage.labels("dedup").observe(time.perf_counter() - started)
-                    answers_out[item["home"]].append({"type": "answer", "id": item["id"], "from": partition,
+                    answers_out[item["home"]].append({"type": "answer", "token": item["token"], "from": partition,
                                                       "match": match.to_dict() if match else None})
             now = time.time()
             for partition in touched:
@@ -308,7 +311,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
                 touched.add(partition)
                 message = orjson.loads(event.message.value)
                 for item in message["items"]:
-                    key = item["id"].encode()
+                    key = item["token"].encode()
                     stored = state.get(key)
                     entry = orjson.loads(stored) if stored is not None else {"article": None, "answers": {}}
                     if message["type"] == "articles":

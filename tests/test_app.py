@@ -136,6 +136,19 @@ def copies_of(lines: list[bytes], suffix: str) -> list[bytes]:
     return out
 
 
+def test_an_article_sent_twice_is_published_twice_with_one_verdict(stack):
+    worker = stack.worker()
+    worker.wait_ready()
+    original, copy = SAMPLES[0], SAMPLES[15]  # sample-016 is an exact copy of sample-001
+    run(produce(stack.bootstrap, f"{stack.prefix}.raw", [original, copy, copy, original], keys=[b"feed"] * 4))
+    records = [orjson.loads(r.value) for r in run(consume(stack.bootstrap, f"{stack.prefix}.enriched", 4))]
+    assert len(records) == 4, "every consumed record ends as one enriched record"
+    verdicts = {(r["id"], r["duplicate_of"], r["cluster_id"]) for r in records}
+    assert verdicts == {("sample-001", None, records[0]["cluster_id"]),
+                        ("sample-016", "sample-001", records[0]["cluster_id"])}
+    worker.stop()
+
+
 def test_two_workers_find_copies_across_partitions(stack):
     first, second = stack.worker("w1"), stack.worker("w2")
     first.wait_ready()
