@@ -240,6 +240,10 @@ def _epoch(rfc3339: str) -> float:
 
 
 def run_bench(settings: Settings, articles: int, skip_broker: bool) -> dict:
+    import signal
+
+    # SIGTERM unwinds like Ctrl-C, so the worker and the broker this bench started are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     records = bench_articles(articles)
     result: dict = {"articles": len(records), "partitions": settings.partitions}
     progress(f"batch mode over {len(records)} articles")
