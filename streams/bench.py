@@ -88,7 +88,8 @@ def bench_dedup(records: list[bytes]) -> dict:
     return dedup_speed([orjson.loads(r) for r in records])
 
 
-async def _drain(bootstrap: str, topic: str, count: int, timeout: float) -> list:
+async def _drain(bootstrap: str, topic: str, count: int, timeout: float, worker=None) -> list:
+    """Read `count` records; stops early (raising) if the worker process has died."""
     from aiokafka import AIOKafkaConsumer
 
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
@@ -98,6 +99,8 @@ async def _drain(bootstrap: str, topic: str, count: int, timeout: float) -> list
     try:
         deadline = time.monotonic() + timeout
         while len(got) < count and time.monotonic() < deadline:
+            if worker is not None and worker.poll() is not None:
+                raise RuntimeError(f"the worker exited with code {worker.returncode}")
             for recs in (await consumer.getmany(timeout_ms=500, max_records=5000)).values():
                 got.extend((time.time(), r) for r in recs)
     finally:
@@ -161,13 +164,9 @@ def bench_broker(settings: Settings, records: list[bytes], latency_records: int,
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP")
     tmp = Path(tempfile.mkdtemp(prefix="newsflow-bench-"))
     if not bootstrap:
-        import socket
-
-        ports = []
-        for _ in range(2):
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                ports.append(s.getsockname()[1])
+        ports = [_free_port(), _free_port()]
+        while ports[1] == ports[0]:
+            ports[1] = _free_port()
         own_broker = broker_mod.BrokerConfig.from_env(port=ports[0], controller_port=ports[1], data_dir=tmp / "kafka")
         progress(f"starting a local broker on 127.0.0.1:{ports[0]}")
         broker_mod.start(own_broker, timeout=120, die_with_parent=True)
@@ -176,7 +175,7 @@ def bench_broker(settings: Settings, records: list[bytes], latency_records: int,
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSFLOW_")}
     env.update(KAFKA_BOOTSTRAP=bootstrap, NEWSFLOW_APP_ID=prefix, NEWSFLOW_TOPIC_RAW=f"{prefix}.raw",
                NEWSFLOW_TOPIC_ENRICHED=f"{prefix}.enriched", NEWSFLOW_TOPIC_DEADLETTER=f"{prefix}.deadletter",
-               NEWSFLOW_DATA_DIR=str(tmp / "worker"), NEWSFLOW_WEB_PORT=os.environ.get("NEWSFLOW_BENCH_WEB_PORT", "6067"),
+               NEWSFLOW_DATA_DIR=str(tmp / "worker"), NEWSFLOW_WEB_PORT=str(_free_port()),
                NEWSFLOW_LOG_FORMAT="text", NEWSFLOW_LOG_LEVEL="WARNING")
     bench_settings = dataclasses.replace(settings, kafka_bootstrap=bootstrap, app_id=prefix,
                                          topic_raw=f"{prefix}.raw", topic_enriched=f"{prefix}.enriched",
@@ -196,7 +195,7 @@ def bench_broker(settings: Settings, records: list[bytes], latency_records: int,
         log = open(tmp / "worker.log", "ab")
         worker = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env, cwd=REPO,
                                   stdout=log, stderr=subprocess.STDOUT)
-        got = asyncio.run(_drain(bootstrap, bench_settings.topic_enriched, len(records), timeout=900))
+        got = asyncio.run(_drain(bootstrap, bench_settings.topic_enriched, len(records), timeout=900, worker=worker))
         if len(got) < len(records):
             raise RuntimeError(f"only {len(got)} of {len(records)} enriched; worker log: {tmp / 'worker.log'}")
         # From the first enriched record to the last: the worker's steady drain rate, without its start-up.
@@ -207,7 +206,8 @@ def bench_broker(settings: Settings, records: list[bytes], latency_records: int,
         progress(f"latency: {latency_records} articles at {latency_rate:.0f}/s")
         fresh = [orjson.dumps(orjson.loads(r) | {"id": f"lat-{i}"}) for i, r in enumerate(records[:latency_records])]
         asyncio.run(_produce(bootstrap, bench_settings.topic_raw, fresh, rate=latency_rate))
-        tail = asyncio.run(_drain(bootstrap, bench_settings.topic_enriched, len(records) + len(fresh), timeout=300))
+        tail = asyncio.run(_drain(bootstrap, bench_settings.topic_enriched, len(records) + len(fresh), timeout=300,
+                                  worker=worker))
         latencies = []
         for _, rec in tail[len(records):]:
             value = orjson.loads(rec.value)
@@ -231,6 +231,14 @@ def bench_broker(settings: Settings, records: list[bytes], latency_records: int,
                 worker.kill()
         if own_broker is not None:
             broker_mod.stop(own_broker)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _epoch(rfc3339: str) -> float:
