@@ -241,6 +241,20 @@ def test_items_unlike_the_training_text(clf, title, text, topic):
     assert topic in topics_of(clf, title, text)
 
 
+@pytest.mark.parametrize("celebrity,plain", [
+    (("Grammy winner slams senators over stalled climate bill",
+      "The singer told fans at her Denver show to flood their offices with calls."),
+     ("Senators stall climate bill over cost concerns", "Negotiators will try again after the recess.")),
+    (("Actor campaigns for state candidate in his hometown",
+      "The movie star shook hands outside a diner and posed for selfies."),
+     ("State candidate campaigns in her hometown ahead of primary", "She shook hands outside a diner with voters.")),
+])
+def test_entertainers_on_politics_are_entertainment_but_the_politics_alone_is_not(clf, celebrity, plain):
+    # Celebrity desks cover stars' political views; the same story without the star is politics (no topic).
+    assert topics_of(clf, *celebrity) == ["entertainment"]
+    assert topics_of(clf, *plain) == []
+
+
 @pytest.mark.parametrize("title,text", [
     ("Chiefs rally to beat Bills in overtime thriller", "The quarterback threw the winning touchdown pass."),
     ("Manchester United appoint new head coach", "The Dutchman signed a three-year contract."),
