@@ -433,7 +433,10 @@ def run_worker(settings: Settings) -> None:
     from .topology import ensure_topics
 
     disable_created_metrics()
-    os.makedirs(settings.data_dir, exist_ok=True)
+    try:
+        os.makedirs(settings.data_dir, exist_ok=True)
+    except OSError as exc:
+        raise SystemExit(f"newsflow: NEWSFLOW_DATA_DIR={settings.data_dir!r} cannot hold table state: {exc}") from None
     # Topics first: a table's changelog must match its source topic, and the broker never auto-creates.
     created = asyncio.run(ensure_topics(settings))
     if created:
