@@ -311,20 +311,29 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
                 touched.add(partition)
                 message = orjson.loads(event.message.value)
                 for item in message["items"]:
-                    key = item["token"].encode()
-                    stored = state.get(key)
-                    entry = orjson.loads(stored) if stored is not None else {"article": None, "answers": {}}
+                    # Two entries per pending record: a small status (how many answers are due, those
+                    # received) rewritten per answer, and the article itself written once.
+                    token = item["token"].encode()
+                    status_key, article_key = b"S" + token, b"A" + token
+                    stored = state.get(status_key)
+                    status = orjson.loads(stored) if stored is not None else {"expected": None, "answers": {}}
+                    article = None
                     if message["type"] == "articles":
-                        entry["article"] = item
+                        article = item
+                        status["expected"] = len(item["expected"])
                     else:  # keyed by answering partition: a redelivered answer is not counted twice
-                        entry["answers"][str(item["from"])] = item["match"]
-                    article = entry["article"]
-                    if article is not None and len(entry["answers"]) >= len(article["expected"]):
-                        await publish(article, entry["answers"], adopts_out)
-                        if stored is not None:
-                            state.delete(key)
-                    else:
-                        state.put(key, orjson.dumps(entry))
+                        status["answers"][str(item["from"])] = item["match"]
+                    if status["expected"] is None or len(status["answers"]) < status["expected"]:
+                        state.put(status_key, orjson.dumps(status))
+                        if article is not None:
+                            state.put(article_key, orjson.dumps(article))
+                        continue
+                    if article is None:
+                        article = orjson.loads(state.get(article_key))
+                        state.delete(article_key)
+                    if stored is not None:
+                        state.delete(status_key)
+                    await publish(article, status["answers"], adopts_out)
             for partition in touched:
                 pending_for(partition).flush()
             await send_grouped(probes, "probes", adopts_out)
