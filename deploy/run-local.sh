@@ -20,6 +20,10 @@ worker_pid=""
 
 stop_all() {
     trap - EXIT INT TERM
+    # Our output may be a pipe whose reader died with the same Ctrl-C (`make run | tee log`): a write
+    # must then fail quietly, not kill this shell before the worker and the broker are stopped.
+    trap '' PIPE
+    set +e
     if [[ -n "$worker_pid" ]] && kill -0 "$worker_pid" 2>/dev/null; then
         echo "run-local: stopping worker (pid $worker_pid)" >&2
         kill -TERM "$worker_pid" 2>/dev/null || true
