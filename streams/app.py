@@ -32,7 +32,7 @@ import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .config import Settings
-from .dedup import DedupIndex, DedupResult, Match, combine
+from .dedup import DedupIndex, DedupResult, Match, combine, tally
 from .fingerprint import Fingerprint
 from .logs import logging_config
 from .metrics import Metrics
@@ -43,6 +43,9 @@ from .segments import PartitionState, SegmentTable
 from . import PIPELINE_VERSION, topology
 
 log = logging.getLogger("newsflow.worker")
+
+# Entries per expiry or statistics slice: a few milliseconds of work between two yields.
+SWEEP_SLICE = 2000
 
 
 class TablePartitionStore:
@@ -229,6 +232,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
 
     indexes: dict[int, tuple[PartitionState, DedupIndex]] = {}
     last_expiry: dict[int, float] = {}
+    sweeps: dict[int, tuple[float, bytes | None]] = {}  # partition -> (sweep start, resume after key)
 
     def index_for(partition: int) -> tuple[PartitionState, DedupIndex]:
         found = indexes.get(partition)
@@ -265,10 +269,22 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
             now = time.time()
             for partition in touched:
                 state, idx = index_for(partition)
-                if now - last_expiry.get(partition, 0.0) >= settings.expiry_interval_s:
-                    last_expiry[partition] = now
-                    metrics.expired.inc(idx.expire(now))
                 state.flush()
+                # Expiry sweeps the partition one slice per batch (inside the stream, so its deletes
+                # go to this partition's changelog), never one long pass that would stall the worker.
+                sweep = sweeps.get(partition)
+                if sweep is None and now - last_expiry.get(partition, 0.0) >= settings.expiry_interval_s:
+                    sweep = (now, None)
+                if sweep is not None:
+                    started, cursor = sweep
+                    entries = state.scan(cursor, SWEEP_SLICE)
+                    metrics.expired.inc(idx.sweep(started, entries))
+                    if len(entries) < SWEEP_SLICE:
+                        sweeps.pop(partition, None)
+                        last_expiry[partition] = started
+                    else:
+                        sweeps[partition] = (started, entries[-1][0])
+                    state.flush()
             await send_grouped(answers, "answers", answers_out)
 
     pendings: dict[int, PartitionState] = {}
@@ -354,18 +370,30 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
     @app.timer(interval=settings.health_interval_s)
     async def refresh_health() -> None:
         await health.refresh()
-        stats_due = time.time() - health.last_stats >= settings.stats_interval_s
-        if stats_due:
+        if time.time() - health.last_stats >= settings.stats_interval_s:
             health.last_stats = time.time()
-            articles = entries = size = 0
-            for _state, idx in indexes.values():
-                s = idx.stats()
-                articles += s.articles
-                entries += s.entries
-                size += s.bytes
-            metrics.index_articles.set(articles)
-            metrics.index_entries.set(entries)
-            metrics.index_bytes.set(size)
+            await refresh_index_stats()
+
+    async def refresh_index_stats() -> None:
+        # A pass over every owned index partition, in slices that yield to the event loop: at
+        # millions of entries a single pass would stall the agents and the group heartbeat.
+        owned = {tp.partition for tp in app.consumer.assignment() if tp.topic == probes.get_topic_name()}
+        articles = entries = size = 0
+        for partition, (state, _idx) in list(indexes.items()):
+            if partition not in owned:
+                continue
+            cursor = None
+            while True:
+                chunk = state.scan(cursor, SWEEP_SLICE)
+                counted = tally(chunk)
+                articles, entries, size = articles + counted.articles, entries + counted.entries, size + counted.bytes
+                if len(chunk) < SWEEP_SLICE:
+                    break
+                cursor = chunk[-1][0]
+                await asyncio.sleep(0)
+        metrics.index_articles.set(articles)
+        metrics.index_entries.set(entries)
+        metrics.index_bytes.set(size)
 
     return app
 

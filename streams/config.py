@@ -70,7 +70,7 @@ class Settings:
     batch_within_s: float = field(default_factory=lambda: _env_float("NEWSFLOW_BATCH_WITHIN_S", 0.02))
     standby_replicas: int = field(default_factory=lambda: _env_int("NEWSFLOW_STANDBY_REPLICAS", 0))
     health_interval_s: float = field(default_factory=lambda: _env_float("NEWSFLOW_HEALTH_INTERVAL_S", 5.0))
-    stats_interval_s: float = field(default_factory=lambda: _env_float("NEWSFLOW_STATS_INTERVAL_S", 60.0))
+    stats_interval_s: float = field(default_factory=lambda: _env_float("NEWSFLOW_STATS_INTERVAL_S", 300.0))
     # Input limits
     max_record_bytes: int = field(default_factory=lambda: _env_int("NEWSFLOW_MAX_RECORD_BYTES", 1_000_000))
     reject_unknown_fields: bool = field(default_factory=lambda: _env_bool("NEWSFLOW_REJECT_UNKNOWN_FIELDS", False))

@@ -424,34 +424,46 @@ class DedupIndex:
         self.store.put(_REC + article_ref(article_id), rec.encode())
 
     def expire(self, now: float) -> int:
+        """Drop every article older than the window, and its postings; returns articles dropped."""
+        return self.sweep(now, self.store.items())
+
+    def sweep(self, now: float, entries: Iterable[tuple[bytes, bytes]]) -> int:
+        """Expire within a slice of the store's entries (the stream sweeps a partition a slice at a
+        time, so no pass blocks it for long). A record older than the window is deleted; a posting
+        keeps only references whose record is still there and young, judged per reference, so a
+        slice needs no view of the rest of the store and an article indexed meanwhile stays."""
         horizon = now - self.window_s
-        alive: set[bytes] = set()
-        postings: list[tuple[bytes, bytes]] = []
         dropped = 0
-        for key, value in self.store.items():
+        for key, value in entries:
             if key[:1] == _REC:
                 if _Record.seen_at_of(value) < horizon:
                     self.store.delete(key)
                     dropped += 1
-                else:
-                    alive.add(key[1:])
-            else:
-                postings.append((key, value))
-        for key, value in postings:
-            kept = b"".join(value[i:i + 8] for i in range(0, len(value), 8) if value[i:i + 8] in alive)
+                continue
+            kept = b"".join(ref for ref in (value[i:i + 8] for i in range(0, len(value), 8))
+                            if self._alive(ref, horizon))
             if not kept:
                 self.store.delete(key)
             elif len(kept) != len(value):
                 self.store.put(key, kept)
         return dropped
 
+    def _alive(self, ref: bytes, horizon: float) -> bool:
+        raw = self._record(ref)
+        return raw is not None and _Record.seen_at_of(raw) >= horizon
+
     def stats(self) -> IndexStats:
-        articles = entries = size = 0
-        for key, value in self.store.items():
-            entries += 1
-            size += len(key) + len(value)
-            articles += key[:1] == _REC
-        return IndexStats(articles, entries, size)
+        return tally(self.store.items())
+
+
+def tally(entries: Iterable[tuple[bytes, bytes]]) -> IndexStats:
+    """Articles, entries and stored bytes among some of an index's entries."""
+    articles = count = size = 0
+    for key, value in entries:
+        count += 1
+        size += len(key) + len(value)
+        articles += key[:1] == _REC
+    return IndexStats(articles, count, size)
 
 
 __all__ = ["KINDS", "Match", "DedupResult", "IndexStats", "DedupIndex", "combine", "cluster_id_for",

@@ -175,6 +175,23 @@ class PartitionState:
         snapshot = [(k, v) for k, v in self.db.items() if k != offset_key]
         return iter(snapshot)
 
+    def scan(self, after: bytes | None, limit: int) -> list[tuple[bytes, bytes]]:
+        """Up to `limit` stored entries after key `after` (None: from the first), in key order, so a
+        long pass over a partition can be cut into slices. Pending changes are not included: flush
+        first. The memory store has no order: its first slice holds everything."""
+        db = self.db
+        offset_key = getattr(self.table.data, "offset_key", None)
+        if isinstance(db, dict):
+            return [] if after is not None else [(k, v) for k, v in db.items() if k != offset_key]
+        out: list[tuple[bytes, bytes]] = []
+        for key, value in (db.items(from_key=after) if after is not None else db.items()):
+            if key == after or key == offset_key:
+                continue
+            out.append((key, value))
+            if len(out) >= limit:
+                break
+        return out
+
     def flush(self) -> int:
         if not self.pending:
             return 0

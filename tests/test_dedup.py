@@ -207,3 +207,29 @@ def test_a_rewrite_with_a_new_headline_is_found_through_its_facts():
                         for i in ("sample-014", "sample-015"))
     assert index.probe("sample-014", quake_a, 3.0) is None
     assert index.probe("sample-015", quake_b, 4.0) is None
+
+
+def test_a_sweep_in_slices_drops_old_articles_and_keeps_one_indexed_meanwhile():
+    samples = [a for a in map(json.loads, (Path(__file__).parent.parent / "samples" / "articles.jsonl")
+                              .read_text().splitlines()) if "id" in a]
+    fingerprinter = Fingerprinter()
+    store = DictStore()
+    index = DedupIndex(store, window_s=100.0)
+    prints = {a["id"]: fingerprinter.fingerprint(prepare(a["title"], a["body"])) for a in samples}
+    old, young = samples[:6], samples[6:10]
+    for i, a in enumerate(old):
+        index.probe(a["id"], prints[a["id"]], seen_at=float(i))
+    entries = sorted(store.items())
+    half = len(entries) // 2
+    now = 1000.0
+    dropped = index.sweep(now, entries[:half])
+    for a in young:  # indexed between two slices of one sweep
+        index.probe(a["id"], prints[a["id"]], seen_at=now)
+    dropped += index.sweep(now, [(k, v) for k, v in entries[half:] if store.get(k) is not None])
+    assert dropped == len(old)
+    # Nothing of the old articles is left; the young ones are all still found by their copies.
+    assert index.stats().articles == len(young)
+    for a in young:
+        match = index.probe(a["id"] + "-copy", prints[a["id"]], seen_at=now + 1)
+        assert match is not None and match.kind == "exact"
+        assert match.root_id in {y["id"] for y in young}
