@@ -74,9 +74,6 @@ ROOT_UNSEEN_AGREES = False  # chain guard when the root's record is not in this 
 MAX_POSTING = 256  # refs kept per key; the oldest fall off first
 MAX_POSTING_TERMS = 64  # headline-term pair keys are broad: keep only the most recent articles
 MAX_CANDIDATES = 256
-# A pair of facts shared by many articles ("US", "2") says little on its own: a fact-pair key keeps
-# only its newest articles, the ones a rewrite of a running story would copy.
-FACT_KEY_RECENT = 4
 
 _REC = b"\x00"
 _REC_HEAD = struct.Struct("<dB")  # seen_at, flags (bit 0: matched a group at index time)
@@ -408,8 +405,7 @@ class DedupIndex:
             posted = self.store.get(key) or b""
             if _holds(posted, own):
                 continue
-            kind = key[:1]
-            cap = MAX_POSTING_TERMS if kind == b"T" else FACT_KEY_RECENT if kind == b"F" else MAX_POSTING
+            cap = MAX_POSTING_TERMS if key[:1] == b"T" else MAX_POSTING
             posted = (posted + own)[-8 * cap:]
             self.store.put(key, posted)
 

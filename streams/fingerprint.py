@@ -55,7 +55,6 @@ HEADLINE_TERM_LIMIT = 5
 FACT_LIMIT = 8  # names kept per article
 NUMBER_LIMIT = 4
 HEADLINE_TERMS = 8  # headline word stems kept for lexical overlap
-FACT_SAMPLE = 3  # facts sampled for rewrite candidate keys -> at most 3 pair keys
 EMBED_LEAD_WORDS = 25
 SEED = 1_234_567
 VERSION = 2
@@ -264,15 +263,6 @@ def _salient(terms: list[str], names: set[str], numbers: set[str], limit: int = 
     return sorted(terms[i] for i in ranked[:limit])
 
 
-def _fact_keys(facts: list[str]) -> list[bytes]:
-    """Candidate keys for a content-farm rewrite, which changes most words but keeps names and
-    numbers: pairs of the FACT_SAMPLE facts with the smallest hashes (a min-hash sample of the fact
-    set, so word order and which facts come first do not matter). Two articles whose fact sets
-    overlap well share a pair with good probability; the rewrite tier then checks the evidence."""
-    sample = sorted(set(facts), key=lambda f: xxhash.xxh3_64_intdigest(f.encode()))[:FACT_SAMPLE]
-    return [b"F" + xxhash.xxh3_64_digest(f"{a}|{b}".encode()) for a, b in combinations(sorted(sample), 2)]
-
-
 def _band_keys(kind: bytes, values: np.ndarray, bands: int, rows: int) -> list[bytes]:
     raw, width = values[:bands * rows].tobytes(), values.itemsize * rows
     return [kind + bytes([b]) + xxhash.xxh3_64_digest(raw[b * width:(b + 1) * width], seed=b)[:7]
@@ -397,8 +387,6 @@ class Fingerprinter:
         salient = _salient(terms, set(names), set(numbers), HEADLINE_TERM_LIMIT if headline_only else TERM_LIMIT)
         for a, b in combinations(salient, 2):
             keys.append(b"T" + xxhash.xxh3_64_digest(f"{a}|{b}".encode()))
-        if not headline_only:
-            keys += _fact_keys(names[:FACT_LIMIT] + numbers[:NUMBER_LIMIT])
         name_hashes = list(dict.fromkeys(_h16(n) for n in names[:FACT_LIMIT]))
         number_hashes = list(dict.fromkeys(_h16(n) for n in numbers[:NUMBER_LIMIT]))
         term_hashes = list(dict.fromkeys(_h16(t) for t in terms[:HEADLINE_TERMS]))
