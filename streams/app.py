@@ -20,12 +20,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import struct
 import threading
 import time
 from collections import defaultdict
 from dataclasses import asdict
-from typing import Any, Iterator
+from typing import Any
 
 import faust
 import orjson
@@ -46,35 +45,6 @@ log = logging.getLogger("newsflow.worker")
 
 # Entries per expiry or statistics slice: a few milliseconds of work between two yields.
 SWEEP_SLICE = 2000
-
-
-class TablePartitionStore:
-    """streams.state.KeyValueStore over one partition's share of a Faust table.
-
-    Keys carry the partition number as a prefix: the in-memory store is one dict for all
-    partitions, and expiry must only touch (and write tombstones for) the partition whose event is
-    being processed, since Faust writes changelog records to the current event's partition.
-    """
-
-    def __init__(self, table: Any, partition: int) -> None:
-        self.table = table
-        self.prefix = struct.pack(">H", partition)
-
-    def get(self, key: bytes) -> bytes | None:
-        return self.table.get(self.prefix + key)
-
-    def put(self, key: bytes, value: bytes) -> None:
-        self.table[self.prefix + key] = value
-
-    def delete(self, key: bytes) -> None:
-        full = self.prefix + key
-        if self.table.get(full) is not None:
-            del self.table[full]
-
-    def items(self) -> Iterator[tuple[bytes, bytes]]:
-        n = len(self.prefix)
-        snapshot = [(k[n:], v) for k, v in self.table.items() if k[:n] == self.prefix]
-        return iter(snapshot)
 
 
 class NewsflowApp(faust.App):
@@ -166,7 +136,6 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
         if exc is not None:
             log.critical("a record to %s was refused (%s: %s); stopping so that it is redone",
                          fut.message.channel.get_topic_name(), type(exc).__name__, exc)
-            app.newsflow_delivery_failed = True  # type: ignore[attr-defined]
             asyncio.ensure_future(app.crash(exc))
 
     async def send_deadletter(data: bytes, rejection: Rejection, message: Any) -> None:
