@@ -97,8 +97,6 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
         logging_config=logging_config(settings),
     )
     app.shutdown_timeout_s = settings.shutdown_timeout_s
-    app.newsflow_metrics = metrics  # type: ignore[attr-defined]
-    app.newsflow_settings = settings  # type: ignore[attr-defined]
 
     raw = app.topic(settings.topic_raw, key_type=bytes, value_type=bytes, key_serializer="raw",
                     value_serializer="raw", partitions=n)
@@ -126,7 +124,6 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
     pending_table = segment_table(topology.TABLE_PENDING)
     index_table.delivery_callback = pending_table.delivery_callback = lambda fut: on_delivery(fut)
     health = WorkerHealth(app, settings, metrics)
-    app.newsflow_health = health  # type: ignore[attr-defined]
     batch_max, batch_within = settings.batch_max, settings.batch_within_s
 
     def on_delivery(fut: Any) -> None:

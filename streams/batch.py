@@ -5,10 +5,9 @@ exactly as a crawler would publish it to the raw topic.
 """
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass, field
-from typing import IO, Callable, Iterable, Iterator
+from typing import IO, Callable, Iterable
 
 import orjson
 
@@ -94,15 +93,3 @@ class BatchProcessor:
             report.enriched += 1
         report.seconds = time.perf_counter() - started
         return report
-
-
-def iter_lines(stream: IO[bytes]) -> Iterator[bytes]:
-    yield from stream
-
-
-def main_process(pipeline: Pipeline, src: IO[bytes] = None, out: IO[bytes] = None) -> BatchReport:
-    src = src or sys.stdin.buffer
-    out = out or sys.stdout.buffer
-    report = BatchProcessor(pipeline).run(iter_lines(src), out, sys.stderr)
-    out.flush()
-    return report

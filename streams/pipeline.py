@@ -42,7 +42,8 @@ class Analysed:
     timings: dict[str, float]  # seconds per stage, for the stage histograms
 
     def to_wire(self) -> dict[str, Any]:
-        """For the hop between stream stages (streams.app); keys and sketch as hex."""
+        """What travels from `ingest` to `decide` (streams.app) and what batch mode publishes from:
+        the article and everything computed from it alone; the fingerprint goes in the probes."""
         return {
             "article": self.article.raw_fields() | {"extra": self.article.extra},
             "text": self.text,
@@ -81,7 +82,7 @@ class Pipeline:
 
     @staticmethod
     def enriched(wire: dict[str, Any], dedup: DedupResult, *, ingested_at: float, processed_at: float) -> dict[str, Any]:
-        """The published record (schemas/enriched.schema.json) from an Analysed.to_wire() dict."""
+        """The published record (schemas/enriched-article.schema.json) from an Analysed.to_wire() dict."""
         article = wire["article"]
         record = {k: v for k, v in article.items() if k != "html"}
         record.update(
