@@ -69,6 +69,7 @@ class Settings:
     batch_max: int = field(default_factory=lambda: _env_int("NEWSFLOW_BATCH_MAX", 256))
     batch_within_s: float = field(default_factory=lambda: _env_float("NEWSFLOW_BATCH_WITHIN_S", 0.02))
     standby_replicas: int = field(default_factory=lambda: _env_int("NEWSFLOW_STANDBY_REPLICAS", 0))
+    event_loop: str = field(default_factory=lambda: _env("NEWSFLOW_EVENT_LOOP", "uvloop"))
     health_interval_s: float = field(default_factory=lambda: _env_float("NEWSFLOW_HEALTH_INTERVAL_S", 5.0))
     stats_interval_s: float = field(default_factory=lambda: _env_float("NEWSFLOW_STATS_INTERVAL_S", 300.0))
     # Input limits
