@@ -69,6 +69,18 @@ class Embedder:
             return np.zeros(table.shape[1], dtype=np.float32)
         return np.add.reduce(table[ids], axis=0)
 
+    def unit(self, text: str) -> np.ndarray:
+        """encode([text])[0] for one text (the per-article path): the normalised sum of its token
+        vectors, which is the normalised mean, without the batch's row copies."""
+        if not self._plain:
+            return self.encode([text])[0]
+        ids = self._ids(text)
+        if not ids:
+            return np.zeros(self.dims, dtype=np.float32)
+        v = np.add.reduce(self._table[ids], axis=0)
+        norm = float(np.sqrt(v @ v))
+        return v / norm if norm else v
+
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit vectors, float32, one row per text (an empty text gives a zero row)."""
         if self._plain:

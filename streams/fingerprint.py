@@ -39,6 +39,7 @@ import numpy as np
 import rensa
 import xxhash
 
+from .embed import quantise
 from .prepare import PreparedText
 
 SHINGLE = 3  # words per shingle
@@ -315,14 +316,15 @@ class Fingerprinter:
         which reads the same text."""
         if self.embedder is None:
             return None
+        unit = getattr(self.embedder, "unit", None)
+        if unit is not None:
+            return unit(_embed_text(prepared))
         return self.embedder.encode([_embed_text(prepared)])[0]
 
     def fingerprint(self, prepared: PreparedText, embedding: np.ndarray | None = None) -> Fingerprint:
         """One article (what the stream and `newsflow process` call): no batch to amortise, so the
         embedding takes the embedder's per-text fast path when it has one, unless the caller
         passes the vector it already has (Fingerprinter.embedding)."""
-        from .embed import quantise
-
         if embedding is not None:
             part = self._lexical(prepared)
             return self._assemble(part, quantise(np.asarray(embedding)[: self._dims(part)]))
@@ -337,8 +339,6 @@ class Fingerprinter:
         parts = [self._lexical(p) for p in prepared]
         embeddings: list[bytes] = [b""] * len(prepared)
         if self.embedder is not None and prepared:
-            from .embed import quantise
-
             texts = [_embed_text(p) for p in prepared]
             # quantise() scales each vector to its own peak, so the prefix needs no renormalising.
             vectors = self.embedder.encode(texts)
