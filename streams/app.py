@@ -140,7 +140,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
                                    offset=message.offset, rejected_at=time.time(),
                                    pipeline_version=PIPELINE_VERSION)
         await checked_send(deadletter, message.key, orjson.dumps(record))
-        metrics.deadlettered.labels(rejection.reason).inc()
+        metrics.deadlettered_by_reason[rejection.reason].inc()
 
     async def send_grouped(topic: Any, kind: str, grouped: dict[int, list]) -> None:
         # One record per target partition per batch (per-article records would cost more than the
@@ -173,7 +173,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
                     await send_deadletter(data, analysed, message)
                     continue
                 for stage, seconds in analysed.timings.items():
-                    metrics.stage.labels(stage).observe(seconds)
+                    metrics.stage_by_name[stage].observe(seconds)
                 article_id = analysed.article.id
                 fp = analysed.fingerprint
                 by_partition: dict[int, list[bytes]] = defaultdict(list)
@@ -229,7 +229,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
                         # The article is still published (as not a duplicate): losing it would be worse.
                         log.exception("dedup probe failed in partition %s; answering 'no match'", partition)
                         match = None
-                    metrics.stage.labels("dedup").observe(time.perf_counter() - started)
+                    metrics.stage_by_name["dedup"].observe(time.perf_counter() - started)
                     answers_out[item["home"]].append({"type": "answer", "token": item["token"], "from": partition,
                                                       "match": match.to_dict() if match else None})
             now = time.time()
@@ -275,11 +275,11 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
                      "root_seen_at": root_seen_at_of(result, matches)}
             for partition in answers_by_partition:
                 adopts_out[int(partition)].append(adopt)
-            metrics.duplicates.labels(result.duplicate_kind).inc()
+            metrics.duplicates_by_kind[result.duplicate_kind].inc()
         metrics.enriched.inc()
         for topic in record["topics"]:
-            metrics.topics.labels(topic).inc()
-        metrics.stage.labels("publish").observe(time.perf_counter() - started)
+            metrics.topics_by_name[topic].inc()
+        metrics.stage_by_name["publish"].observe(time.perf_counter() - started)
         metrics.latency.observe(max(0.0, now - article["ingested_at"]))
 
     @app.agent(answers, name="decide")

@@ -5,7 +5,9 @@ Figures (see README, Benchmarks):
   classify_articles_per_s     the classifier alone on the prepared articles
   dedup_*                     the dedup step vs a plain datasketch MinHashLSH baseline (streams.benchmarks)
   pipeline_articles_per_s     one worker process through the real broker: a backlog of raw articles
-                              drained to enriched records (end to end: raw -> 3 hops -> enriched)
+                              drained to enriched records (end to end: raw -> 3 hops -> enriched),
+                              from the first enriched record to the last
+  pipeline_steady_articles_per_s  the same drain between its 10% and 90% marks (start-up excluded)
   passthrough_articles_per_s  plain aiokafka consume + produce of the same records on the same broker
   ratio                       pipeline / passthrough
   latency_p50_s, latency_p99_s  ingest-to-publish time at a steady offered load below capacity
@@ -202,6 +204,13 @@ def bench_broker(settings: Settings, records: list[bytes], latency_records: int,
         first, last = got[0][0], got[-1][0]
         pipeline_s = max(last - first, 1e-9)
         pipeline_rate = (len(got) - 1) / pipeline_s
+        # The same drain between its 10% and 90% marks: the rate once all partitions flow and the
+        # word caches are warm, which is what a long-running worker sustains. Stalls inside the
+        # window still count.
+        # Timed by the records' own timestamps (when the worker produced them), sorted across partitions.
+        produced = sorted(rec.timestamp / 1000 for _, rec in got)
+        lo, hi = len(produced) // 10, len(produced) * 9 // 10
+        steady_rate = (hi - lo) / max(produced[hi] - produced[lo], 1e-9)
 
         progress(f"latency: {latency_records} articles at {latency_rate:.0f}/s")
         fresh = [orjson.dumps(orjson.loads(r) | {"id": f"lat-{i}"}) for i, r in enumerate(records[:latency_records])]
@@ -216,6 +225,7 @@ def bench_broker(settings: Settings, records: list[bytes], latency_records: int,
         latencies.sort()
         return {
             "pipeline_articles_per_s": round(pipeline_rate, 1),
+            "pipeline_steady_articles_per_s": round(steady_rate, 1),
             "passthrough_articles_per_s": round(len(records) / passthrough_s, 1),
             "ratio": round(pipeline_rate / (len(records) / passthrough_s), 3),
             "latency_p50_s": round(latencies[len(latencies) // 2], 4) if latencies else None,

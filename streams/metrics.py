@@ -65,15 +65,14 @@ class Metrics:
         self.build_info = Gauge("newsflow_build_info", "Build and runtime versions; the value is always 1.",
                                 ["version", "pipeline_version", "python"], registry=r)
         self.build_info.labels(__version__, PIPELINE_VERSION, platform.python_version()).set(1)
-        for reason in REJECT_REASONS:
-            self.deadlettered.labels(reason)
-        for kind in ("exact", "near", "rewrite"):
-            self.duplicates.labels(kind)
         from .config import TOPICS
-        for topic in TOPICS:
-            self.topics.labels(topic)
-        for stage in STAGES:
-            self.stage.labels(stage)
+
+        # Every label value is created up front (so dashboards see zeros, not gaps), and the children
+        # are kept: a labels() lookup per article per metric costs more than the observation itself.
+        self.deadlettered_by_reason = {reason: self.deadlettered.labels(reason) for reason in REJECT_REASONS}
+        self.duplicates_by_kind = {kind: self.duplicates.labels(kind) for kind in ("exact", "near", "rewrite")}
+        self.topics_by_name = {topic: self.topics.labels(topic) for topic in TOPICS}
+        self.stage_by_name = {stage: self.stage.labels(stage) for stage in STAGES}
 
 
 # Machine-readable dead-letter reasons (also the `reason` label values); see schemas/deadletter.schema.json.
