@@ -433,10 +433,8 @@ class WorkerHealth:
 def use_event_loop(name: str) -> None:
     """uvloop (libuv) runs the worker's Kafka I/O and agent scheduling with less per-event overhead
     than the stdlib loop: measured with `newsflow bench`, see the README's NEWSFLOW_EVENT_LOOP."""
-    if name == "asyncio":
+    if name != "uvloop":   # "asyncio": the standard library's loop, nothing to install
         return
-    if name != "uvloop":
-        raise SystemExit(f"newsflow: NEWSFLOW_EVENT_LOOP={name!r}: want uvloop or asyncio")
     try:
         import uvloop
     except ImportError:

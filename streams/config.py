@@ -40,6 +40,13 @@ def _env_bool(name: str, default: bool) -> bool:
     raise SystemExit(f"newsflow: {name}={raw!r} is not a boolean (use 1/0, true/false)")
 
 
+def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = _env(name, default).strip().lower()
+    if raw not in choices:
+        raise SystemExit(f"newsflow: {name}={raw!r}: want one of {', '.join(choices)}")
+    return raw
+
+
 def _topic_thresholds() -> dict[str, float]:
     return {t: _env_float(f"NEWSFLOW_THRESHOLD_{t.upper()}", 0.5) for t in TOPICS}
 
@@ -69,7 +76,8 @@ class Settings:
     batch_max: int = field(default_factory=lambda: _env_int("NEWSFLOW_BATCH_MAX", 256))
     batch_within_s: float = field(default_factory=lambda: _env_float("NEWSFLOW_BATCH_WITHIN_S", 0.02))
     standby_replicas: int = field(default_factory=lambda: _env_int("NEWSFLOW_STANDBY_REPLICAS", 0))
-    event_loop: str = field(default_factory=lambda: _env("NEWSFLOW_EVENT_LOOP", "uvloop"))
+    event_loop: str = field(default_factory=lambda: _env_choice("NEWSFLOW_EVENT_LOOP", "uvloop",
+                                                                                ("uvloop", "asyncio")))
     health_interval_s: float = field(default_factory=lambda: _env_float("NEWSFLOW_HEALTH_INTERVAL_S", 5.0))
     stats_interval_s: float = field(default_factory=lambda: _env_float("NEWSFLOW_STATS_INTERVAL_S", 300.0))
     # Input limits

@@ -30,3 +30,26 @@ def test_bad_settings_stop_with_a_message_naming_the_variable(monkeypatch):
     monkeypatch.setenv("NEWSFLOW_REJECT_UNKNOWN_FIELDS", "maybe")
     with pytest.raises(SystemExit, match="NEWSFLOW_REJECT_UNKNOWN_FIELDS"):
         load()
+    monkeypatch.setenv("NEWSFLOW_REJECT_UNKNOWN_FIELDS", "0")
+    monkeypatch.setenv("NEWSFLOW_EVENT_LOOP", "trio")
+    with pytest.raises(SystemExit, match="NEWSFLOW_EVENT_LOOP"):
+        load()
+
+
+def test_the_worker_runs_on_uvloop_unless_told_otherwise(monkeypatch):
+    import asyncio
+
+    import uvloop
+
+    from streams.app import use_event_loop
+
+    monkeypatch.delenv("NEWSFLOW_EVENT_LOOP", raising=False)
+    assert load().event_loop == "uvloop"
+    default_policy = asyncio.get_event_loop_policy()
+    try:
+        use_event_loop("asyncio")
+        assert asyncio.get_event_loop_policy() is default_policy
+        use_event_loop("uvloop")
+        assert isinstance(asyncio.get_event_loop_policy(), uvloop.EventLoopPolicy)
+    finally:
+        asyncio.set_event_loop_policy(default_policy)
