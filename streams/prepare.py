@@ -81,7 +81,8 @@ _DATELINE = re.compile(
 _TITLE_PREFIX = re.compile(r"^(?:(?:update\s*\d*|updated|breaking(?: news)?|exclusive|watch|video|live|analysis|factbox|"
                            r"corrected)\s*[-:]\s*)+", re.IGNORECASE)
 _TITLE_SITE = re.compile(r"\s+[|\u00bb]\s+[^|]{1,40}$")  # "Headline | World News", "Headline » Site"
-_SENTENCE_END = re.compile(r"[.!?\"')\]:;]$")
+_SENTENCE_END_CHARS = frozenset(".!?\"')]:;")
+_DIGIT = re.compile(r"\d")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +100,12 @@ def normalise(text: str) -> str:
 
 
 def _is_stamp(line: str) -> bool:
+    # Lines reach here squashed (single spaces), so 14 spaces already mean more than 14 tokens; both
+    # cheap checks come before the per-token matching.
+    if line.count(" ") >= 14 or not _DIGIT.search(line):
+        return False
     tokens = line.replace(",", " , ").split()
-    return 0 < len(tokens) <= 14 and all(_STAMP_TOKEN.match(t) for t in tokens) and any(c.isdigit() for c in line)
+    return 0 < len(tokens) <= 14 and all(_STAMP_TOKEN.match(t) for t in tokens)
 
 
 def _is_furniture(line: str) -> bool:
@@ -117,9 +122,9 @@ def _looks_like_sentence_about(line: str) -> bool:
 
 
 def _is_teaser_line(line: str) -> bool:
-    # A headline in a link list: short, no sentence punctuation at the end.
-    words = line.split()
-    return len(words) <= 14 and not _SENTENCE_END.search(line)
+    # A headline in a link list: short (at most 14 words; lines are squashed to single spaces), no
+    # sentence punctuation at the end.
+    return line.count(" ") <= 13 and line[-1:] not in _SENTENCE_END_CHARS
 
 
 def clean_title(title: str) -> str:
@@ -139,7 +144,7 @@ def clean_body(body: str) -> str:
         if _RELATED_HEAD.match(line):
             # Drop the header and the list of other headlines (and their one-line teasers) after it.
             i += 1
-            while i < len(lines) and (_is_teaser_line(lines[i]) or len(lines[i].split()) <= 25):
+            while i < len(lines) and (_is_teaser_line(lines[i]) or lines[i].count(" ") <= 24):
                 i += 1
             continue
         if _is_furniture(line):
