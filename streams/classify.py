@@ -310,9 +310,19 @@ _APOS_RE = re.compile(r"'s\b")
 _DIGITS_RE = re.compile(r"\d")
 
 
+# For ASCII text, the same tokens as _TOKEN_RE.findall after _DIGITS_RE.sub (in ASCII, \w is exactly
+# letters, digits and "_"): one bytes.translate that folds digits to "0" and everything else to a
+# space, then split, at a third of the cost.
+_ASCII_TOKEN_TABLE = bytes(
+    ord("0") if chr(b).isdigit() else b if (chr(b).isalnum() or chr(b) == "_") else ord(" ")
+    for b in range(128)) + bytes(range(128, 256))
+
+
 def _tokens(part: str) -> list[str]:
-    text = _DIGITS_RE.sub("0", part.lower().replace("’", "'"))
-    return _apply_senses(_TOKEN_RE.findall(_APOS_RE.sub("", text)))
+    text = _APOS_RE.sub("", part.lower().replace("’", "'"))
+    if text.isascii():
+        return _apply_senses(text.encode().translate(_ASCII_TOKEN_TABLE).decode().split())
+    return _apply_senses(_TOKEN_RE.findall(_DIGITS_RE.sub("0", text)))
 
 
 def _parts(title: str, text: str) -> tuple[list[str], list[str]]:
