@@ -18,6 +18,7 @@ Nothing here decides anything about text: that is streams.pipeline / dedup / cla
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import threading
@@ -28,6 +29,7 @@ from typing import Any
 
 import faust
 import orjson
+from faust.sensors import Monitor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .config import Settings
@@ -45,6 +47,32 @@ log = logging.getLogger("newsflow.worker")
 
 # Entries per expiry or statistics slice: a few milliseconds of work between two yields.
 SWEEP_SLICE = 2000
+
+
+class QuietMonitor(Monitor):
+    """Faust's Monitor sensor, without its per-message bookkeeping.
+
+    Faust calls these hooks for every consumed message, stream event and sent record, and the stock
+    Monitor updates counters, timestamps and deques in each. newsflow never reads them: it exports
+    its own Prometheus metrics. Everything else of the Monitor (commit and offset tracking) stays."""
+
+    def on_message_in(self, tp: Any, offset: int, message: Any) -> None:
+        pass
+
+    def on_stream_event_in(self, tp: Any, offset: int, stream: Any, event: Any) -> None:
+        return None
+
+    def on_stream_event_out(self, tp: Any, offset: int, stream: Any, event: Any, state: Any = None) -> None:
+        pass
+
+    def on_message_out(self, tp: Any, offset: int, message: Any) -> None:
+        pass
+
+    def on_send_initiated(self, producer: Any, topic: str, message: Any, keysize: int, valsize: int) -> None:
+        return None
+
+    def on_send_completed(self, producer: Any, state: Any, metadata: Any) -> None:
+        pass
 
 
 class NewsflowApp(faust.App):
@@ -95,6 +123,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
         consumer_max_fetch_size=topology.MAX_MESSAGE_BYTES,
         table_standby_replicas=settings.standby_replicas,
         logging_config=logging_config(settings),
+        monitor=QuietMonitor(),
     )
     app.shutdown_timeout_s = settings.shutdown_timeout_s
 
@@ -187,11 +216,11 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
                 token = f"{message.partition}:{message.offset}"
                 wire.update(id=article_id, token=token, ingested_at=ingested_at, expected=sorted(by_partition))
                 articles_out[home].append(wire)
+                sketch = fp.sketch.hex()
                 for partition, keys in by_partition.items():
                     probes_out[partition].append(
                         {"type": "probe", "id": article_id, "token": token, "home": home, "seen_at": ingested_at,
-                         "content_hash": fp.content_hash, "keys": [k.hex() for k in keys],
-                         "sketch": fp.sketch.hex()})
+                         "content_hash": fp.content_hash, "keys": [k.hex() for k in keys], "sketch": sketch})
             # Articles first: their home partition then usually holds the article before its answers.
             await send_grouped(answers, "articles", articles_out)
             await send_grouped(probes, "probes", probes_out)
@@ -459,6 +488,10 @@ def run_worker(settings: Settings) -> None:
         log.info("created topics: %s", ", ".join(created))
     use_event_loop(settings.event_loop)
     app = create_app(settings)
+    # The models, vocabularies and caches loaded above live as long as the process: moved out of the
+    # collector's view, they are not rescanned by every full collection while the stream runs.
+    gc.collect()
+    gc.freeze()
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True,
                           logging_config=logging_config(settings), redirect_stdouts=False)
     worker.execute_from_commandline()
