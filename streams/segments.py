@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import struct
 import time
+import weakref
 from typing import Any, Iterable, Iterator
 
 import faust
+from rocksdict import WriteBatch
 
+_ABSENT = object()
 _SEGMENT = b"\xffseg"
 _DELETED = 0xFFFFFFFF
 _HEAD = struct.Struct(">HI")
@@ -112,7 +115,17 @@ class SegmentTable(faust.Table):
             for tp, offset in persisted.items():
                 store.set_persisted_offset(tp, offset)
 
+    @property
+    def states(self) -> "weakref.WeakSet[PartitionState]":
+        """The PartitionStates over this table (they cache store handles; see on_rebalance)."""
+        states = getattr(self, "_newsflow_states", None)
+        if states is None:
+            states = self._newsflow_states = weakref.WeakSet()
+        return states
+
     async def on_rebalance(self, assigned: set, revoked: set, newly_assigned: set, generation_id: int = 0) -> None:
+        for state in list(self.states):
+            state._db = None   # before the store closes revoked partitions (it collects their handles)
         if not hasattr(self.data, "_db_for_partition"):
             # A memory store keeps nothing for partitions another worker now owns; recovery replays
             # the whole changelog when they come back.
@@ -152,15 +165,22 @@ class PartitionState:
         self.table = table
         self.partition = partition
         self.pending: dict[bytes, bytes | None] = {}
+        self._db: Any = None
+        table.states.add(self)
 
     @property
     def db(self) -> Any:
-        # Looked up each time: a rebalance may have closed and reopened the partition's store.
-        return self.table.partition_db(self.partition)
+        # The store handle is kept between calls; SegmentTable.on_rebalance drops it (a rebalance
+        # may close the partition's store, and a handle kept alive here would hold RocksDB's lock
+        # when Faust reopens it).
+        if self._db is None:
+            self._db = self.table.partition_db(self.partition)
+        return self._db
 
     def get(self, key: bytes) -> bytes | None:
-        if key in self.pending:
-            return self.pending[key]
+        pending = self.pending.get(key, _ABSENT)
+        if pending is not _ABSENT:
+            return pending
         return self.db.get(key)
 
     def put(self, key: bytes, value: bytes) -> None:
@@ -197,11 +217,20 @@ class PartitionState:
             return 0
         changes, self.pending = self.pending, {}
         db = self.db
-        for key, value in changes.items():
-            if value is None:
-                if db.get(key) is not None:
-                    del db[key]
-            else:
-                db[key] = value
+        if isinstance(db, dict):
+            for key, value in changes.items():
+                if value is None:
+                    db.pop(key, None)
+                else:
+                    db[key] = value
+        else:
+            # One RocksDB write batch per flush: a write per key cost more than the probes did.
+            batch = WriteBatch(raw_mode=True)
+            for key, value in changes.items():
+                if value is None:
+                    batch.delete(key)
+                else:
+                    batch.put(key, value)
+            db.write(batch)
         self.table.send_segment(self.partition, changes)
         return len(changes)
