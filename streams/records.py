@@ -152,7 +152,9 @@ def deadletter_record(data: bytes, rejection: Rejection, *, topic: str | None, p
     }
 
 
-_SECOND_CACHE: list = [None, ""]   # [whole second, its "YYYY-MM-DDTHH:MM:SS"]: two stamps per article
+# Whole second -> "YYYY-MM-DDTHH:MM:SS". A published article carries two stamps (ingested, processed)
+# of nearby seconds, so a few hundred entries serve every lookup but the first of each second.
+_SECONDS: dict[int, str] = {}
 
 
 def _rfc3339(ts: float) -> str:
@@ -165,10 +167,12 @@ def _rfc3339(ts: float) -> str:
         second, micros = second + 1, micros - 1_000_000
     elif micros < 0:
         second, micros = second - 1, micros + 1_000_000
-    if _SECOND_CACHE[0] != second:
-        _SECOND_CACHE[1] = datetime.fromtimestamp(second, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-        _SECOND_CACHE[0] = second
-    return f"{_SECOND_CACHE[1]}.{micros // 1000:03d}Z"
+    prefix = _SECONDS.get(second)
+    if prefix is None:
+        if len(_SECONDS) >= 256:
+            _SECONDS.clear()
+        prefix = _SECONDS[second] = datetime.fromtimestamp(second, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{prefix}.{micros // 1000:03d}Z"
 
 
 rfc3339 = _rfc3339
