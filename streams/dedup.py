@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -245,9 +246,22 @@ _OPPOSITES = [(frozenset(_term_hash(w) for w in x.split()), frozenset(_term_hash
               for x, y in _OPPOSITE_WORDS]
 
 
+@lru_cache(maxsize=1 << 14)
+def _opposite_mask(terms: frozenset) -> int:
+    """Bits 2k and 2k+1: whether the headline has a word of side x / side y of _OPPOSITES[k]."""
+    mask = 0
+    for k, (x, y) in enumerate(_OPPOSITES):
+        mask |= (bool(terms & x) << (2 * k)) | (bool(terms & y) << (2 * k + 1))
+    return mask
+
+
 def opposed(a: Sketch, b: Sketch) -> bool:
-    for x, y in _OPPOSITES:
-        ax, ay, bx, by = bool(a.terms & x), bool(a.terms & y), bool(b.terms & x), bool(b.terms & y)
+    ma, mb = _opposite_mask(a.terms), _opposite_mask(b.terms)
+    if not (ma and mb):   # most headlines have no such word at all
+        return False
+    for k in range(len(_OPPOSITES)):
+        ax, ay = ma >> (2 * k) & 1, ma >> (2 * k + 1) & 1
+        bx, by = mb >> (2 * k) & 1, mb >> (2 * k + 1) & 1
         if (ax and by and not ay and not bx) or (ay and bx and not ax and not by):
             return True
     return False

@@ -116,14 +116,21 @@ def dequantise(packed: bytes) -> np.ndarray:
     return np.where(nibbles > 7, nibbles - 16, nibbles).astype(np.float32)
 
 
+@lru_cache(maxsize=16384)
+def _dequantised(packed: bytes) -> tuple[np.ndarray, np.float32]:
+    # A stored article is compared with many later ones: its vector and norm are worth keeping.
+    x = dequantise(packed)
+    return x, np.linalg.norm(x)
+
+
 def cosine(a: bytes, b: bytes) -> float:
     """Cosine of two quantised vectors over the components both have (a bare headline keeps more
     components than a full article: the two compare on the shared prefix)."""
     n = min(len(a), len(b))
     if not n:
         return 0.0
-    x, y = dequantise(a[:n]), dequantise(b[:n])
-    denom = float(np.linalg.norm(x) * np.linalg.norm(y))
+    (x, nx), (y, ny) = _dequantised(a[:n]), _dequantised(b[:n])
+    denom = float(nx * ny)
     return float(x @ y) / denom if denom else 0.0
 
 
