@@ -24,7 +24,7 @@ A record is written once per store (partition), however many of the article's ke
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Iterable, Sequence
 
@@ -142,7 +142,7 @@ def article_ref(article_id: str) -> bytes:
     return xxhash.xxh3_64_digest(article_id.encode())
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class _Record:
     article_id: str
     seen_at: float
@@ -162,8 +162,12 @@ class _Record:
         out += [_LEN.pack(len(ident)), ident, self.sketch]
         return b"".join(out)
 
+    @staticmethod
+    def decode(raw: bytes) -> "_Record":
+        return _decode_record(bytes(raw))
+
     @classmethod
-    def decode(cls, raw: bytes) -> "_Record":
+    def _decode(cls, raw: bytes) -> "_Record":
         seen_at, flags = _REC_HEAD.unpack_from(raw, 0)
         off = _REC_HEAD.size
         kind, sim, root = -1, 0.0, None
@@ -183,6 +187,13 @@ class _Record:
     @staticmethod
     def seen_at_of(raw: bytes) -> float:
         return _REC_HEAD.unpack_from(raw, 0)[0]
+
+
+# A stored article is read back as a candidate by each later article that shares a key with it:
+# records are immutable values (frozen), so their decoding is cached like the sketches'.
+@lru_cache(maxsize=8192)
+def _decode_record(raw: bytes) -> _Record:
+    return _Record._decode(raw)
 
 
 def _holds(posted: bytes, ref: bytes) -> bool:
@@ -432,9 +443,8 @@ class DedupIndex:
         rec = _Record.decode(raw)
         if rec.kind >= 0 and rec.root_id == result.duplicate_of:
             return
-        rec.root_id, rec.root_seen_at = result.duplicate_of, root_seen_at
-        rec.kind = KINDS.index(result.duplicate_kind or "rewrite")
-        rec.similarity = result.similarity or 0.0
+        rec = replace(rec, root_id=result.duplicate_of, root_seen_at=root_seen_at,
+                      kind=KINDS.index(result.duplicate_kind or "rewrite"), similarity=result.similarity or 0.0)
         self.store.put(_REC + article_ref(article_id), rec.encode())
 
     def expire(self, now: float) -> int:
