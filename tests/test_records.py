@@ -76,3 +76,18 @@ def test_deadletter_record_keeps_the_original_bytes():
     assert record["original_text"] is None and record["original_bytes"] == len(data)
     assert (record["source_topic"], record["source_partition"], record["source_offset"]) == ("raw", 2, 9)
     assert record["rejected_at"] == "1970-01-01T00:00:00.000Z"
+
+
+def test_timestamps_are_rfc3339_utc_milliseconds_as_datetime_formats_them():
+    # The published stamps are formatted with a per-second cache; they must read exactly as
+    # datetime's own isoformat, including the rounding at the edge of a second.
+    import random
+    from datetime import datetime, timezone
+
+    from streams.records import rfc3339
+
+    rng = random.Random(7)
+    stamps = [rng.uniform(0, 2e9) for _ in range(20000)] + [0.0, 1.0005, 1.9999995, 1764470000.9999996]
+    for ts in stamps:
+        expected = datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="milliseconds")
+        assert rfc3339(ts) == expected.replace("+00:00", "Z"), ts
