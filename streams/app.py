@@ -158,21 +158,17 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
     health = WorkerHealth(app, settings, metrics)
     batch_max, batch_within = settings.batch_max, settings.batch_within_s
 
-    def on_delivery(fut: Any) -> None:
+    def on_record_delivery(topic_name: str, fut: Any) -> None:
         # A record the broker refused must never vanish quietly: stop the worker, so that the
         # offsets of what produced it are not committed and it is redone after the restart.
         exc = fut.exception() if fut.done() and not fut.cancelled() else None
         if exc is not None:
             log.critical("a record to %s was refused (%s: %s); stopping so that it is redone",
-                         fut.message.channel.get_topic_name(), type(exc).__name__, exc)
-            asyncio.ensure_future(app.crash(exc))
-
-    def on_record_delivery(topic_name: str, fut: Any) -> None:
-        exc = fut.exception() if fut.done() and not fut.cancelled() else None
-        if exc is not None:
-            log.critical("a record to %s was refused (%s: %s); stopping so that it is redone",
                          topic_name, type(exc).__name__, exc)
             asyncio.ensure_future(app.crash(exc))
+
+    def on_delivery(fut: Any) -> None:   # a Faust FutureMessage (Topic.send, table changelogs)
+        on_record_delivery(fut.message.channel.get_topic_name(), fut)
 
     enriched_name = settings.topic_enriched
 
