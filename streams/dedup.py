@@ -28,11 +28,10 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Iterable, Sequence
 
-import numpy as np
 import xxhash
 
 from .embed import cosine
-from .fingerprint import Fingerprint, Sketch, term_hash as _term_hash
+from .fingerprint import LEAD_PERM, NUM_PERM, Fingerprint, Sketch, term_hash as _term_hash
 from .state import KeyValueStore
 
 KINDS = ("exact", "near", "rewrite")
@@ -206,24 +205,37 @@ def _holds(posted: bytes, ref: bytes) -> bool:
     return False
 
 
-def _jaccard(a: np.ndarray, b: np.ndarray, bits: int = 8) -> float:
+def _corrected(agree: float, bits: int = 8) -> float:
     # One-byte minhash values agree by chance 1/256 of the time: correct for it (b-bit minhash).
-    agree = float(np.count_nonzero(a == b)) / len(a)
     chance = 1.0 / (1 << bits)
     return max(0.0, (agree - chance) / (1.0 - chance))
+
+
+_LOW_BIT_OF_EACH_BYTE = {n: int.from_bytes(b"\x01" * n, "little") for n in (NUM_PERM, LEAD_PERM)}
+
+
+def _jaccard_bits(x: int, y: int, n: int) -> float:
+    """_jaccard of two n-byte minhashes held as integers (Sketch.minhash_bits / lead_bits): the
+    bytes that differ are those with a set bit in x ^ y; folding each byte onto its lowest bit and
+    counting those bits counts them, with a handful of integer operations instead of numpy calls."""
+    d = x ^ y
+    d |= d >> 4
+    d |= d >> 2
+    d |= d >> 1
+    return _corrected(float(n - (d & _LOW_BIT_OF_EACH_BYTE[n]).bit_count()) / n)
 
 
 def near_similarity(a: Sketch, b: Sketch) -> float | None:
     """The near-tier score of two texts, or None when they are not near duplicates."""
     if a.headline_only or b.headline_only or min(a.shingles, b.shingles) < NEAR_MIN_SHINGLES:
         return None
-    resemblance = _jaccard(a.minhash, b.minhash)
+    resemblance = _jaccard_bits(a.minhash_bits, b.minhash_bits, NUM_PERM)
     if resemblance >= NEAR_RESEMBLANCE:
         return resemblance
     small, large = sorted((a.shingles, b.shingles))
     # |A n B| = J (|A| + |B|) / (1 + J); containment of the smaller text in the larger one.
     containment = min(1.0, resemblance * (small + large) / ((1.0 + resemblance) * small))
-    if containment >= NEAR_CONTAINMENT and _jaccard(a.lead, b.lead) >= NEAR_LEAD:
+    if containment >= NEAR_CONTAINMENT and _jaccard_bits(a.lead_bits, b.lead_bits, LEAD_PERM) >= NEAR_LEAD:
         return containment
     return None
 
@@ -317,7 +329,7 @@ def rewrite_similarity(a: Sketch, b: Sketch) -> float | None:
     shared = len(a.names & b.names)
     if (cos < ARTICLE_REWRITE_COSINE or shared < ARTICLE_REWRITE_NAMES
             or shared < ARTICLE_REWRITE_NAME_SHARE * min(len(a.names), len(b.names))
-            or _jaccard(a.minhash, b.minhash) < ARTICLE_REWRITE_JACCARD):
+            or _jaccard_bits(a.minhash_bits, b.minhash_bits, NUM_PERM) < ARTICLE_REWRITE_JACCARD):
         return None
     return max(0.0, min(1.0, cos))
 

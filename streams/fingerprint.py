@@ -106,6 +106,10 @@ class Sketch:
     terms: frozenset[int]  # headline word stems
     weekdays: int  # bit mask of the weekdays the headline names
     embedding: bytes  # packed 4-bit vector, b"" when no model
+    # The same minhash bytes as one integer each (little endian), for comparing them all at once
+    # (streams.dedup counts agreeing values with integer operations).
+    minhash_bits: int = 0
+    lead_bits: int = 0
 
     @classmethod
     def decode(cls, raw: bytes | memoryview) -> "Sketch":
@@ -117,11 +121,14 @@ class Sketch:
         if version != VERSION:
             raise ValueError(f"sketch version {version}")
         off = _HEADER.size
+        minhash_bits = lead_bits = 0
         if flags & 1:
             minhash = lead = _EMPTY
         else:
             minhash = np.frombuffer(raw, dtype=np.uint8, count=NUM_PERM, offset=off)
             lead = np.frombuffer(raw, dtype=np.uint8, count=LEAD_PERM, offset=off + NUM_PERM)
+            minhash_bits = int.from_bytes(raw[off:off + NUM_PERM], "little")
+            lead_bits = int.from_bytes(raw[off + NUM_PERM:off + NUM_PERM + LEAD_PERM], "little")
             off += NUM_PERM + LEAD_PERM
         n_names, n_numbers, n_terms, n_emb, weekdays = raw[off:off + 5]
         off += 5
@@ -130,7 +137,7 @@ class Sketch:
         off += 2 * n_facts
         return cls(bool(flags & 1), shingles, minhash, lead, frozenset(facts[:n_names]),
                    frozenset(facts[n_names:n_names + n_numbers]), frozenset(facts[n_names + n_numbers:]),
-                   weekdays, raw[off:off + n_emb])
+                   weekdays, raw[off:off + n_emb], minhash_bits, lead_bits)
 
 
 _EMPTY = np.zeros(0, dtype=np.uint8)

@@ -226,3 +226,22 @@ def test_a_sweep_in_slices_drops_old_articles_and_keeps_one_indexed_meanwhile():
         match = index.probe(a["id"] + "-copy", prints[a["id"]], seen_at=now + 1)
         assert match is not None and match.kind == "exact"
         assert match.root_id in {y["id"] for y in young}
+
+
+def test_minhash_agreement_counted_on_integers_equals_counting_values():
+    # _jaccard_bits counts agreeing one-byte minhash values with integer operations; it must give
+    # what comparing the values one by one gives, for every number of agreeing values.
+    import numpy as np
+
+    from streams.dedup import _corrected, _jaccard_bits
+
+    rng = np.random.default_rng(0)
+    for n in (48, 12):
+        for changed in range(n + 1):
+            a = rng.integers(0, 256, n, dtype=np.uint8)
+            b = a.copy()
+            at = rng.choice(n, changed, replace=False)
+            b[at] = (a[at].astype(int) + rng.integers(1, 256, changed)) % 256   # really different
+            expected = _corrected(float(np.count_nonzero(a == b)) / n)
+            got = _jaccard_bits(int.from_bytes(a.tobytes(), "little"), int.from_bytes(b.tobytes(), "little"), n)
+            assert got == expected and np.count_nonzero(a != b) == changed
