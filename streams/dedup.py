@@ -343,11 +343,14 @@ class DedupIndex:
     def _record(self, ref: bytes) -> bytes | None:
         return self.store.get(_REC + ref)
 
-    def _candidates(self, keys: Sequence[bytes], own: bytes) -> tuple[dict[bytes, int], set[bytes]]:
+    def _candidates(self, keys: Sequence[bytes], own: bytes) -> tuple[dict[bytes, int], set[bytes], dict]:
+        """(hits per candidate ref, refs found through the exact key, the posting lists read): the
+        lists are handed on to _index, which appends to the same keys right after."""
         hits: dict[bytes, int] = {}
         exact: set[bytes] = set()
+        postings: dict[bytes, bytes | None] = {}
         for key in keys:
-            posted = self.store.get(key)
+            posted = postings[key] = self.store.get(key)
             if not posted:
                 continue
             for i in range(0, len(posted), 8):
@@ -356,7 +359,7 @@ class DedupIndex:
                     hits[ref] = hits.get(ref, 0) + 1
                     if key[:1] == b"E":
                         exact.add(ref)
-        return hits, exact
+        return hits, exact, postings
 
     def probe(self, article_id: str, fp: Fingerprint, seen_at: float,
               keys: Sequence[bytes] | None = None) -> Match | None:
@@ -369,7 +372,7 @@ class DedupIndex:
                 return None
             return Match(rec.root_id, rec.root_id, rec.root_seen_at, KINDS[rec.kind], rec.similarity)
 
-        hits, exact = self._candidates(keys, own)
+        hits, exact, postings = self._candidates(keys, own)
         mine = Sketch.decode(fp.sketch)
         horizon = seen_at - self.window_s
         ranked = sorted(hits, key=lambda r: (r not in exact, -hits[r]))[:MAX_CANDIDATES]
@@ -409,7 +412,7 @@ class DedupIndex:
             # Same order as combine(), so one store and N partitions pick the same group.
             match = min((Match(rec.article_id, rec.root_id, rec.root_seen_at, KINDS[kind], sim)
                          for kind, sim, rec in verified), key=_strength)
-        self._index(article_id, own, fp, seen_at, keys, match)
+        self._index(article_id, own, fp, seen_at, keys, match, postings)
         return match
 
     def _root_agrees(self, mine: Sketch, rec: _Record, horizon: float) -> bool:
@@ -431,15 +434,15 @@ class DedupIndex:
 
     # -- writing -----------------------------------------------------------------------------
     def _index(self, article_id: str, own: bytes, fp: Fingerprint, seen_at: float,
-               keys: Sequence[bytes], match: Match | None) -> None:
+               keys: Sequence[bytes], match: Match | None, postings: dict | None = None) -> None:
         if match is None:
             rec = _Record(article_id, seen_at, article_id, seen_at, -1, 0.0, fp.sketch)
         else:
             rec = _Record(article_id, seen_at, match.root_id, match.root_seen_at, KINDS.index(match.kind),
                           match.similarity, fp.sketch)
         self.store.put(_REC + own, rec.encode())
-        for key in dict.fromkeys(keys):
-            posted = self.store.get(key) or b""
+        for key in dict.fromkeys(keys):   # each key once: a repeated key would see its own append
+            posted = (postings[key] if postings is not None and key in postings else self.store.get(key)) or b""
             if _holds(posted, own):
                 continue
             cap = MAX_POSTING_TERMS if key[:1] == b"T" else MAX_POSTING
