@@ -434,7 +434,9 @@ class DedupIndex:
 
     # -- writing -----------------------------------------------------------------------------
     def _index(self, article_id: str, own: bytes, fp: Fingerprint, seen_at: float,
-               keys: Sequence[bytes], match: Match | None, postings: dict | None = None) -> None:
+               keys: Sequence[bytes], match: Match | None, postings: dict[bytes, bytes | None]) -> None:
+        """Store the article's record and append it to its keys' posting lists (`postings`: those
+        lists as _candidates read them for the same keys)."""
         if match is None:
             rec = _Record(article_id, seen_at, article_id, seen_at, -1, 0.0, fp.sketch)
         else:
@@ -442,7 +444,7 @@ class DedupIndex:
                           match.similarity, fp.sketch)
         self.store.put(_REC + own, rec.encode())
         for key in dict.fromkeys(keys):   # each key once: a repeated key would see its own append
-            posted = (postings[key] if postings is not None and key in postings else self.store.get(key)) or b""
+            posted = postings[key] or b""
             if _holds(posted, own):
                 continue
             cap = MAX_POSTING_TERMS if key[:1] == b"T" else MAX_POSTING

@@ -72,12 +72,7 @@ class Embedder:
     def unit(self, text: str) -> np.ndarray:
         """encode([text])[0] for one text (the per-article path): the normalised sum of its token
         vectors, which is the normalised mean, without the batch's row copies."""
-        if not self._plain:
-            return self.encode([text])[0]
-        ids = self._ids(text)
-        if not ids:
-            return np.zeros(self.dims, dtype=np.float32)
-        v = np.add.reduce(self._table[ids], axis=0)
+        v = self.direction(text, self.dims)
         norm = float(np.sqrt(v @ v))
         return v / norm if norm else v
 
