@@ -202,3 +202,48 @@ def test_dedup_window_expires_old_articles(stack):
     assert by_id["sample-001-after-window"]["duplicate_of"] is None, "outside the window: a new story"
     assert worker.metrics()["newsflow_dedup_expired_total"] >= 1
     worker.stop()
+
+
+async def _set_max_message_bytes(bootstrap: str, topics: list[str], limit: int) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, t, {"max.message.bytes": str(limit)})
+                                   for t in topics])
+    finally:
+        await admin.close()
+
+
+@pytest.mark.parametrize("refusing", ["enriched", "deadletter"])
+def test_a_record_the_broker_refuses_stops_the_worker_and_is_redone_after_restart(stack, refusing):
+    # Both output paths: an enriched record (sent straight to the producer) and a dead-letter record
+    # (sent through its Faust topic). A topic that refuses them must stop the worker before the raw
+    # offsets are committed; once the topic accepts them, a restarted worker publishes both.
+    from streams.broker import create_topics
+
+    outputs = [f"{stack.prefix}.{refusing}"]
+    run(create_topics(stack.bootstrap, {name: (4, {"max.message.bytes": "600"}) for name in outputs}))
+    first = stack.worker("refused")
+    first.wait_ready()
+    bad = b"{not json " + b"x" * 2000
+    run(produce(stack.bootstrap, f"{stack.prefix}.raw", [SAMPLES[0], bad], keys=[b"a", b"b"]))
+    code = first.proc.wait(60)
+    log = first.log_tail(200)
+    assert code != 0, log
+    assert f"a record to {stack.prefix}.{refusing} was refused" in log, log
+    assert run(consume(stack.bootstrap, f"{stack.prefix}.{refusing}", 0, timeout=1)) == []
+
+    run(_set_max_message_bytes(stack.bootstrap, outputs, 8 * 1024 * 1024))
+    second = stack.worker("accepted")
+    second.wait_ready()
+    enriched = run(consume(stack.bootstrap, f"{stack.prefix}.enriched", 1))
+    dead = run(consume(stack.bootstrap, f"{stack.prefix}.deadletter", 1))
+    assert enriched and dead, "both records were redone after the restart"
+    # At least once: work in flight when the worker stopped may be published again, with the same verdict.
+    assert {orjson.loads(r.value)["id"] for r in enriched} == {"sample-001"}
+    assert {orjson.loads(r.value)["duplicate_of"] for r in enriched} == {None}
+    assert {orjson.loads(r.value)["reason"] for r in dead} == {"malformed_json"}
+    assert second.stop()[0] == 0
