@@ -34,6 +34,15 @@ def test_bad_settings_stop_with_a_message_naming_the_variable(monkeypatch):
     monkeypatch.setenv("NEWSFLOW_EVENT_LOOP", "trio")
     with pytest.raises(SystemExit, match="NEWSFLOW_EVENT_LOOP"):
         load()
+    monkeypatch.setenv("NEWSFLOW_EVENT_LOOP", "asyncio")
+    # A typo must not quietly switch to the memory store or break logging at start-up.
+    for name, typo in (("NEWSFLOW_STORE", "rocksd"), ("NEWSFLOW_LOG_FORMAT", "jsonl"), ("NEWSFLOW_LOG_LEVEL", "verbose")):
+        monkeypatch.setenv(name, typo)
+        with pytest.raises(SystemExit, match=name):
+            load()
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("NEWSFLOW_LOG_LEVEL", "warning")
+    assert load().log_level == "WARNING"
 
 
 def test_the_worker_runs_on_uvloop_unless_told_otherwise(monkeypatch):
