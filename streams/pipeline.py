@@ -43,9 +43,13 @@ class Analysed:
 
     def to_wire(self) -> dict[str, Any]:
         """What travels from `ingest` to `decide` (streams.app) and what batch mode publishes from:
-        the article and everything computed from it alone; the fingerprint goes in the probes."""
+        the article and everything computed from it alone; the fingerprint goes in the probes.
+        Not the html: the published record carries `text`, extracted from it here, and a page's
+        markup (often tens of kilobytes) would otherwise cross the broker twice more for nothing."""
+        fields = self.article.raw_fields()
+        del fields["html"]
         return {
-            "article": self.article.raw_fields() | {"extra": self.article.extra},
+            "article": fields | {"extra": self.article.extra},
             "text": self.text,
             "content_hash": self.fingerprint.content_hash,
             "topics": self.topics,
@@ -84,7 +88,7 @@ class Pipeline:
     def enriched(wire: dict[str, Any], dedup: DedupResult, *, ingested_at: float, processed_at: float) -> dict[str, Any]:
         """The published record (schemas/enriched-article.schema.json) from an Analysed.to_wire() dict."""
         article = wire["article"]
-        record = {k: v for k, v in article.items() if k != "html"}
+        record = {k: v for k, v in article.items() if k != "html"}  # wires from before html was left out
         record.update(
             text=wire["text"],
             duplicate_of=dedup.duplicate_of,

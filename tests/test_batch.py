@@ -53,3 +53,20 @@ def test_explain_flag_adds_the_classifier_evidence():
     record = orjson.loads(run.stdout)
     assert "recalls" in record["topics"]
     assert record["explain"]
+
+
+def test_an_html_article_travels_and_publishes_as_its_extracted_text_not_its_markup():
+    from streams.records import parse_raw
+
+    page = ("<html><body><nav>Home | World | Sport</nav><article><h1>Dam bursts</h1><p>"
+            + "Flood water reached the town centre on Tuesday, officials said. " * 20
+            + "</p></article><footer>Copyright 2026 Example News</footer></body></html>")
+    raw = orjson.dumps({"id": "h1", "title": "Dam bursts after heavy rain", "html": page})
+    analysed = Pipeline(Settings()).analyse(parse_raw(raw, max_bytes=1 << 20))
+    wire = analysed.to_wire()
+    assert "html" not in wire["article"], "the markup does not cross the broker again after ingest"
+    assert "Flood water reached the town centre" in wire["text"] and "<p>" not in wire["text"]
+    out = io.BytesIO()
+    BatchProcessor(Pipeline(Settings())).run(iter([raw]), out, io.StringIO())
+    record = orjson.loads(out.getvalue())
+    assert "html" not in record and record["text"] == wire["text"]
