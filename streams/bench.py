@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -158,7 +159,7 @@ async def _passthrough(bootstrap: str, source: str, sink: str, count: int) -> fl
 
 def bench_broker(settings: Settings, records: list[bytes], latency_records: int, latency_rate: float) -> dict:
     from . import broker as broker_mod
-    from .topology import ensure_topics
+    from .topology import ensure_topics, topic_specs
     import dataclasses
     import subprocess
 
@@ -238,6 +239,10 @@ def bench_broker(settings: Settings, records: list[bytes], latency_records: int,
             "latency_samples": len(latencies),
             "broker": bootstrap,
         }
+    except BaseException:
+        progress(f"bench failed; its broker data and worker log are kept in {tmp}")
+        tmp = None
+        raise
     finally:
         if worker is not None:
             worker.terminate()
@@ -247,6 +252,17 @@ def bench_broker(settings: Settings, records: list[bytes], latency_records: int,
                 worker.kill()
         if own_broker is not None:
             broker_mod.stop(own_broker)
+        elif tmp is not None:
+            # Someone else's broker: leave it as found (the run's topics hold ~100 MB of copies).
+            scratch = [*topic_specs(bench_settings), f"{prefix}.passthrough"]
+            try:
+                asyncio.run(broker_mod.delete_topics(bootstrap, scratch))
+            except Exception as exc:  # the figures are measured; a failed clean-up is only reported
+                progress(f"could not delete the bench topics ({prefix}.*): {exc}")
+        if tmp is not None:
+            # A run leaves a few hundred MB of broker log and worker state: repeated runs would
+            # fill the disk.
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _cpu_seconds(pid: int) -> float | None:

@@ -522,6 +522,21 @@ def _topic_errors(response) -> list[tuple[str, int, str | None]]:
     return rows
 
 
+async def delete_topics(bootstrap: str, names: list[str], *, timeout_s: float = 30.0) -> list[str]:
+    """Delete those of `names` that exist; returns the names deleted (for tools that made scratch topics)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
+    await admin.start()
+    try:
+        existing = [name for name in names if name in await _partition_counts(admin)]
+        if existing:
+            await admin.delete_topics(existing, timeout_ms=int(timeout_s * 1000))
+        return existing
+    finally:
+        await admin.close()
+
+
 async def _partition_counts(admin) -> dict[str, int]:
     metadata = await admin.describe_topics()
     return {

@@ -1,5 +1,9 @@
 import json
+import tempfile
+import time
 from pathlib import Path
+
+import pytest
 
 from streams.benchmarks import baseline_text, dedup_speed, prepare_all, run_baseline, run_ours
 from streams.fingerprint import Fingerprinter
@@ -25,3 +29,34 @@ def test_report_has_rates_for_ours_and_both_baseline_settings():
                   "baseline_cheapest_articles_per_s", "speedup", "speedup_vs_cheapest"):
         assert report[field] > 0, field
     assert report["baseline"]["best"] == {"shingle_words": 3, "threshold": 0.3}
+
+
+@pytest.mark.kafka
+def test_broker_bench_reports_its_figures_and_leaves_the_broker_and_disk_as_it_found_them(
+        kafka_bootstrap, monkeypatch, tmp_path):
+    import asyncio
+
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from streams.bench import bench_articles, bench_broker
+    from streams.config import Settings
+
+    async def topics() -> set[str]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        await admin.start()
+        try:
+            return set(await admin.list_topics())
+        finally:
+            await admin.close()
+
+    monkeypatch.setenv("KAFKA_BOOTSTRAP", kafka_bootstrap)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    before = asyncio.run(topics())
+    report = bench_broker(Settings(), bench_articles(200), latency_records=20, latency_rate=50.0)
+    assert report["pipeline_articles_per_s"] > 0 and report["worker_cpu_ms_per_article"] > 0
+    assert report["latency_samples"] == 20 and report["latency_p50_s"] <= report["latency_p99_s"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("newsflow-bench-")], "its scratch dir is removed"
+    deadline = time.monotonic() + 15  # deletion reaches the metadata shortly after the request
+    while (left := {t for t in asyncio.run(topics()) - before if not t.startswith("__")}) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not left, f"the bench's topics are deleted from a broker it did not start: {left}"
