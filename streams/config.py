@@ -23,6 +23,13 @@ def _env_int(name: str, default: int) -> int:
         raise SystemExit(f"newsflow: {name}={raw!r} is not a whole number") from None
 
 
+def _env_nonnegative_int(name: str, default: int) -> int:
+    value = _env_int(name, default)
+    if value < 0:
+        raise SystemExit(f"newsflow: {name}={value} must not be negative")
+    return value
+
+
 def _env_float(name: str, default: float) -> float:
     raw = _env(name, str(default))
     try:
@@ -76,6 +83,7 @@ class Settings:
     rebalance_timeout_s: float = field(default_factory=lambda: _env_float("NEWSFLOW_REBALANCE_TIMEOUT_S", 60.0))
     batch_max: int = field(default_factory=lambda: _env_int("NEWSFLOW_BATCH_MAX", 256))
     batch_within_s: float = field(default_factory=lambda: _env_float("NEWSFLOW_BATCH_WITHIN_S", 0.02))
+    fetch_wait_ms: int = field(default_factory=lambda: _env_nonnegative_int("NEWSFLOW_FETCH_WAIT_MS", 0))
     standby_replicas: int = field(default_factory=lambda: _env_int("NEWSFLOW_STANDBY_REPLICAS", 0))
     event_loop: str = field(default_factory=lambda: _env_choice("NEWSFLOW_EVENT_LOOP", "uvloop",
                                                                                 ("uvloop", "asyncio")))

@@ -62,3 +62,27 @@ def test_the_worker_runs_on_uvloop_unless_told_otherwise(monkeypatch):
         assert isinstance(asyncio.get_event_loop_policy(), uvloop.EventLoopPolicy)
     finally:
         asyncio.set_event_loop_policy(default_policy)
+
+
+@pytest.mark.parametrize("wait_ms, expected", [("0", (1, 1500)), ("50", (64 * 1024, 50))])
+def test_fetch_wait_setting_reaches_the_workers_kafka_client(monkeypatch, wait_ms, expected):
+    # Faust hard-codes fetch_min_bytes=1 and a 1.5 s wait; NEWSFLOW_FETCH_WAIT_MS replaces both
+    # (0 keeps Faust's client as it is).
+    import asyncio
+
+    from streams.app import create_app
+
+    monkeypatch.setenv("NEWSFLOW_FETCH_WAIT_MS", wait_ms)
+    app = create_app(load())
+
+    async def build():
+        client = app.consumer._thread._create_worker_consumer(app.transport)
+        try:
+            return client._fetch_min_bytes, client._fetch_max_wait_ms
+        finally:
+            await client.stop()
+
+    assert asyncio.run(build()) == expected
+    monkeypatch.setenv("NEWSFLOW_FETCH_WAIT_MS", "-5")
+    with pytest.raises(SystemExit, match="NEWSFLOW_FETCH_WAIT_MS"):
+        load()
