@@ -490,6 +490,7 @@ class WorkerHealth:
         self.broker_error = "not checked yet"
         self.last_stats = 0.0
         self._client: Any = None
+        self._lag_labels: set[tuple[str, str]] = set()
 
     async def refresh(self) -> None:
         from aiokafka.client import AIOKafkaClient
@@ -521,6 +522,7 @@ class WorkerHealth:
             assignment = consumer.assignment()
         except Exception:
             return
+        labelled: set[tuple[str, str]] = set()
         for tp in assignment:
             if tp.topic.endswith("-changelog"):
                 continue
@@ -529,7 +531,14 @@ class WorkerHealth:
             if highwater is None:
                 continue
             lag = max(0, highwater - (committed or 0))
-            self.metrics.lag.labels(tp.topic, str(tp.partition)).set(lag)
+            labels = (tp.topic, str(tp.partition))
+            self.metrics.lag.labels(*labels).set(lag)
+            labelled.add(labels)
+        # A partition that moved to another worker in a rebalance is reported by that worker now:
+        # its last value here would otherwise stay exported for good and count twice in sums.
+        for labels in self._lag_labels - labelled:
+            self.metrics.lag.remove(*labels)
+        self._lag_labels = labelled
 
     def not_ready_reasons(self) -> list[str]:
         reasons = []

@@ -148,9 +148,21 @@ def test_an_article_sent_twice_is_published_twice_with_one_verdict(stack):
     worker.stop()
 
 
+def raw_lag_series(stack, worker) -> set[str]:
+    return {name for name in worker.metrics()
+            if name.startswith("newsflow_consumer_lag_records{") and f'topic="{stack.prefix}.raw"' in name}
+
+
 def test_two_workers_find_copies_across_partitions(stack):
-    first, second = stack.worker("w1"), stack.worker("w2")
+    # The second worker joins after the first owns (and reports the lag of) all four partitions,
+    # so the group rebalances under a running worker.
+    first = stack.worker("w1")
     first.wait_ready()
+    deadline = time.monotonic() + 15
+    while len(raw_lag_series(stack, first)) < 4 and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert len(raw_lag_series(stack, first)) == 4
+    second = stack.worker("w2")
     second.wait_ready()
     originals = [l for l in SAMPLES if b'"id"' in l]
     copies = copies_of(originals, "copy")
@@ -169,6 +181,17 @@ def test_two_workers_find_copies_across_partitions(stack):
     consumed = [w.metrics()["newsflow_articles_consumed_total"] for w in (first, second)]
     assert all(c > 0 for c in consumed), f"both workers took part: {consumed}"
     assert sum(consumed) == len(originals) + len(copies)
+
+    # Lag: each raw partition is reported by the worker that owns it, and only by it (the first
+    # worker owned all four before the second joined; stale series would count twice in sums).
+    deadline = time.monotonic() + 15
+    while True:
+        series = [raw_lag_series(stack, w) for w in (first, second)]
+        if (not series[0] & series[1] and len(series[0] | series[1]) == 4) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert not series[0] & series[1], f"a partition's lag is exported by both workers: {series[0] & series[1]}"
+    assert len(series[0] | series[1]) == 4 and series[0] and series[1], series
     for w in (first, second):
         assert w.stop()[0] == 0
 
