@@ -99,17 +99,26 @@ class Sketch:
     """The decoded sketch (see Fingerprinter._lexical for the layout)."""
     headline_only: bool
     shingles: int
-    minhash: np.ndarray  # uint8[NUM_PERM]; empty for a bare headline
-    lead: np.ndarray  # uint8[LEAD_PERM]; empty for a bare headline
     names: frozenset[int]
     numbers: frozenset[int]
     terms: frozenset[int]  # headline word stems
     weekdays: int  # bit mask of the weekdays the headline names
     embedding: bytes  # packed 4-bit vector, b"" when no model
-    # The same minhash bytes as one integer each (little endian), for comparing them all at once
-    # (streams.dedup counts agreeing values with integer operations).
+    # The low bytes of the text's NUM_PERM and the lead's LEAD_PERM minhash values, each set as one
+    # little-endian integer (0 for a bare headline): streams.dedup counts agreeing values with
+    # integer operations, all values at once.
     minhash_bits: int = 0
     lead_bits: int = 0
+
+    @property
+    def minhash(self) -> np.ndarray:
+        """The text's minhash bytes as uint8[NUM_PERM] (empty for a bare headline)."""
+        return _EMPTY if self.headline_only else np.frombuffer(self.minhash_bits.to_bytes(NUM_PERM, "little"), np.uint8)
+
+    @property
+    def lead(self) -> np.ndarray:
+        """The lead's minhash bytes as uint8[LEAD_PERM] (empty for a bare headline)."""
+        return _EMPTY if self.headline_only else np.frombuffer(self.lead_bits.to_bytes(LEAD_PERM, "little"), np.uint8)
 
     @classmethod
     def decode(cls, raw: bytes | memoryview) -> "Sketch":
@@ -122,11 +131,7 @@ class Sketch:
             raise ValueError(f"sketch version {version}")
         off = _HEADER.size
         minhash_bits = lead_bits = 0
-        if flags & 1:
-            minhash = lead = _EMPTY
-        else:
-            minhash = np.frombuffer(raw, dtype=np.uint8, count=NUM_PERM, offset=off)
-            lead = np.frombuffer(raw, dtype=np.uint8, count=LEAD_PERM, offset=off + NUM_PERM)
+        if not flags & 1:
             minhash_bits = int.from_bytes(raw[off:off + NUM_PERM], "little")
             lead_bits = int.from_bytes(raw[off + NUM_PERM:off + NUM_PERM + LEAD_PERM], "little")
             off += NUM_PERM + LEAD_PERM
@@ -135,7 +140,7 @@ class Sketch:
         n_facts = n_names + n_numbers + n_terms
         facts = struct.unpack_from(f"<{n_facts}H", raw, off)
         off += 2 * n_facts
-        return cls(bool(flags & 1), shingles, minhash, lead, frozenset(facts[:n_names]),
+        return cls(bool(flags & 1), shingles, frozenset(facts[:n_names]),
                    frozenset(facts[n_names:n_names + n_numbers]), frozenset(facts[n_names + n_numbers:]),
                    weekdays, raw[off:off + n_emb], minhash_bits, lead_bits)
 

@@ -42,8 +42,11 @@ def test_bare_headline_sketch_has_no_text_minhash_but_keeps_its_weekday():
     s = Sketch.decode(fp("Valdoria stocks close higher Tuesday", "").sketch)
     assert s.headline_only and s.minhash.size == 0 and s.lead.size == 0
     assert s.weekdays == 1 << 1  # monday is bit 0
-    full = Sketch.decode(fp("Floods hit Valdoria", TEXT).sketch)
+    raw = fp("Floods hit Valdoria", TEXT).sketch
+    full = Sketch.decode(raw)
     assert full.minhash.size == 48 and full.lead.size == 12 and full.weekdays == 0
+    # Layout: 4 header bytes, then the text's minhash bytes, then the lead's.
+    assert full.minhash.tobytes() == raw[4:52] and full.lead.tobytes() == raw[52:64]
 
 
 def test_fast_embedding_path_computes_what_model2vec_computes():
