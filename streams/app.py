@@ -554,6 +554,27 @@ class WorkerHealth:
         return reasons
 
 
+def ensure_topics_waiting(settings: Settings) -> list[str]:
+    """ensure_topics, retried while no broker answers (it may be starting next to the worker) for up
+    to NEWSFLOW_BROKER_WAIT_S; then, or on any other broker error, exit with one clear line."""
+    from .broker import BrokerError, BrokerUnreachable
+    from .topology import ensure_topics
+
+    deadline = time.monotonic() + settings.broker_wait_s
+    while True:
+        try:
+            return asyncio.run(ensure_topics(settings))
+        except BrokerUnreachable as exc:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise SystemExit(f"newsflow: {exc}; gave up after NEWSFLOW_BROKER_WAIT_S="
+                                 f"{settings.broker_wait_s:g} s") from None
+            log.warning("%s; retrying for up to %.0f s more", exc, left)
+            time.sleep(min(2.0, left))
+        except BrokerError as exc:
+            raise SystemExit(f"newsflow: {exc}") from None
+
+
 def use_event_loop(name: str) -> None:
     """uvloop (libuv) runs the worker's Kafka I/O and agent scheduling with less per-event overhead
     than the stdlib loop: measured with `newsflow bench`, see the README's NEWSFLOW_EVENT_LOOP."""
@@ -570,15 +591,13 @@ def use_event_loop(name: str) -> None:
 def run_worker(settings: Settings) -> None:
     from prometheus_client import disable_created_metrics
 
-    from .topology import ensure_topics
-
     disable_created_metrics()
     try:
         os.makedirs(settings.data_dir, exist_ok=True)
     except OSError as exc:
         raise SystemExit(f"newsflow: NEWSFLOW_DATA_DIR={settings.data_dir!r} cannot hold table state: {exc}") from None
     # Topics first: a table's changelog must match its source topic, and the broker never auto-creates.
-    created = asyncio.run(ensure_topics(settings))
+    created = ensure_topics_waiting(settings)
     if created:
         log.info("created topics: %s", ", ".join(created))
     use_event_loop(settings.event_loop)

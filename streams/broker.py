@@ -28,7 +28,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 KAFKA_DEPLOY_DIR = REPO_ROOT / "deploy" / "kafka"
@@ -48,6 +48,23 @@ BROKER_MAIN_CLASS = "kafka.Kafka"
 
 class BrokerError(RuntimeError):
     """The local broker could not be fetched, started, reached or stopped; the message says why."""
+
+
+class BrokerUnreachable(BrokerError):
+    """No broker answered at the bootstrap address (it may still be starting: callers may retry)."""
+
+
+async def _started_admin(bootstrap: str, timeout_s: float) -> Any:
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.errors import KafkaError
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
+    try:
+        await admin.start()
+    except (KafkaError, OSError) as exc:
+        await admin.close()
+        raise BrokerUnreachable(f"cannot reach Kafka at {bootstrap} (KAFKA_BOOTSTRAP): {exc}") from None
+    return admin
 
 
 @dataclass(frozen=True)
@@ -468,11 +485,10 @@ async def create_topics(
     naming every existing topic whose partition count differs: a changed count would move keys between
     partitions and break per-key state, so it is never "fixed" silently.
     """
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.admin import NewTopic
     from aiokafka.errors import TopicAlreadyExistsError
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
-    await admin.start()
+    admin = await _started_admin(bootstrap, timeout_s)
     try:
         existing = await _partition_counts(admin)
         mismatched = [
@@ -524,10 +540,7 @@ def _topic_errors(response) -> list[tuple[str, int, str | None]]:
 
 async def delete_topics(bootstrap: str, names: list[str], *, timeout_s: float = 30.0) -> list[str]:
     """Delete those of `names` that exist; returns the names deleted (for tools that made scratch topics)."""
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
-    await admin.start()
+    admin = await _started_admin(bootstrap, timeout_s)
     try:
         existing = [name for name in names if name in await _partition_counts(admin)]
         if existing:

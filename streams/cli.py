@@ -3,6 +3,7 @@ fast and never touches Kafka."""
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 import orjson
@@ -32,8 +33,13 @@ def topics() -> None:
 
     from .topology import ensure_topics, topic_specs
 
+    from .broker import BrokerError
+
     settings = load_settings()
-    created = asyncio.run(ensure_topics(settings))
+    try:
+        created = asyncio.run(ensure_topics(settings))
+    except BrokerError as exc:
+        raise click.ClickException(str(exc)) from None
     for name, (partitions, _config) in topic_specs(settings).items():
         state = "created" if name in created else "exists"
         click.echo(f"{state:8} {name} ({partitions} partitions)")
@@ -80,17 +86,16 @@ def tail(topic: str, from_beginning: bool, max_records: int | None, timeout: flo
 
 
 @main.command()
-@click.option("--input", "input_path", type=click.Path(dir_okay=False), default="-", show_default=True)
-@click.option("--output", "output_path", type=click.Path(dir_okay=False), default="-", show_default=True)
+@click.option("--input", "src", type=click.File("rb"), default="-", show_default=True)
+# Opened when the first record is written: a bad input path fails before an output file is created.
+@click.option("--output", "out", type=click.File("wb", lazy=True), default="-", show_default=True)
 @click.option("--explain", is_flag=True, help="Add an 'explain' object to every record: why each topic scored.")
-def process(input_path: str, output_path: str, explain: bool) -> None:
+def process(src: Any, out: Any, explain: bool) -> None:
     """Batch mode: raw JSONL in, enriched JSONL out (stdin/stdout by default); no broker."""
     from .batch import BatchProcessor
     from .pipeline import Pipeline
 
     pipeline = Pipeline(load_settings())
-    src = sys.stdin.buffer if input_path == "-" else open(input_path, "rb")
-    out = sys.stdout.buffer if output_path == "-" else open(output_path, "wb")
     processor = BatchProcessor(pipeline)
     if explain:
         original = processor.process_record
@@ -108,13 +113,17 @@ def process(input_path: str, output_path: str, explain: bool) -> None:
 
 
 @main.command()
-@click.argument("file", type=click.Path(dir_okay=False), default="-")
-def explain(file: str) -> None:
+@click.argument("file", type=click.File("rb"), default="-")
+def explain(file: Any) -> None:
     """Why each topic scored as it did, for one raw article (JSON) given as FILE or on stdin."""
     from .pipeline import Pipeline
     from .records import Rejection
 
-    data = sys.stdin.buffer.read() if file == "-" else open(file, "rb").read()
+    data = file.read()
+    lines = [line for line in data.splitlines() if line.strip()]
+    if len(lines) > 1 and all(line.lstrip().startswith(b"{") for line in lines):
+        raise click.ClickException(f"explain reads one article; this is JSONL with {len(lines)} lines "
+                                   "(use `newsflow process --explain` for many)")
     pipeline = Pipeline(load_settings())
     article = pipeline.admit(data.strip())
     if isinstance(article, Rejection):

@@ -84,6 +84,7 @@ class Settings:
     batch_max: int = field(default_factory=lambda: _env_int("NEWSFLOW_BATCH_MAX", 256))
     batch_within_s: float = field(default_factory=lambda: _env_float("NEWSFLOW_BATCH_WITHIN_S", 0.02))
     fetch_wait_ms: int = field(default_factory=lambda: _env_nonnegative_int("NEWSFLOW_FETCH_WAIT_MS", 0))
+    broker_wait_s: float = field(default_factory=lambda: _env_float("NEWSFLOW_BROKER_WAIT_S", 60.0))
     standby_replicas: int = field(default_factory=lambda: _env_int("NEWSFLOW_STANDBY_REPLICAS", 0))
     event_loop: str = field(default_factory=lambda: _env_choice("NEWSFLOW_EVENT_LOOP", "uvloop",
                                                                                 ("uvloop", "asyncio")))

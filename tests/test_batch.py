@@ -70,3 +70,14 @@ def test_an_html_article_travels_and_publishes_as_its_extracted_text_not_its_mar
     BatchProcessor(Pipeline(Settings())).run(iter([raw]), out, io.StringIO())
     record = orjson.loads(out.getvalue())
     assert "html" not in record and record["text"] == wire["text"]
+
+
+def test_files_that_cannot_be_read_are_named_in_a_usage_error_not_a_traceback(tmp_path):
+    out = tmp_path / "never-created.jsonl"
+    run = subprocess.run([sys.executable, "-m", "streams.cli", "process", "--input", str(tmp_path / "missing.jsonl"),
+                          "--output", str(out)], capture_output=True, cwd=REPO)
+    assert run.returncode == 2 and b"missing.jsonl" in run.stderr and b"Traceback" not in run.stderr
+    assert not out.exists(), "a failed run leaves no empty output file behind"
+    run = subprocess.run([sys.executable, "-m", "streams.cli", "explain"], input=b"\n".join(SAMPLES[:3]),
+                         capture_output=True, cwd=REPO)
+    assert run.returncode == 1 and b"explain reads one article" in run.stderr

@@ -253,3 +253,23 @@ async def consume(bootstrap: str, topic: str, expected: int, timeout: float = 30
     finally:
         await consumer.stop()
     return values
+
+
+def test_no_broker_at_the_address_is_one_clear_line_not_a_traceback(tmp_path):
+    with socket.socket() as s:  # a loopback port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSFLOW_")}
+    env.update(KAFKA_BOOTSTRAP=f"127.0.0.1:{port}", NEWSFLOW_BROKER_WAIT_S="2", NEWSFLOW_DATA_DIR=str(tmp_path))
+    repo = Path(__file__).resolve().parent.parent
+    topics = subprocess.run([sys.executable, "-m", "streams.cli", "topics"], env=env, cwd=repo,
+                            capture_output=True, text=True, timeout=60)
+    assert topics.returncode == 1 and f"cannot reach Kafka at 127.0.0.1:{port}" in topics.stderr
+    assert "Traceback" not in topics.stderr
+    started = time.monotonic()
+    worker = subprocess.run([sys.executable, "-m", "streams.cli", "worker"], env=env, cwd=repo,
+                            capture_output=True, text=True, timeout=60)
+    assert worker.returncode == 1 and "Traceback" not in worker.stderr
+    assert "retrying" in worker.stderr, "a starting worker waits for a broker that may be starting too"
+    assert "gave up after NEWSFLOW_BROKER_WAIT_S=2 s" in worker.stderr.splitlines()[-1]
+    assert time.monotonic() - started < 30
