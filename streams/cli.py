@@ -45,6 +45,19 @@ def topics() -> None:
         click.echo(f"{state:8} {name} ({partitions} partitions)")
 
 
+def on_kafka(settings: Any, coro: Any) -> Any:
+    """Run a command's Kafka client; no broker at the address is one line (exit 1), not a traceback."""
+    import asyncio
+
+    from aiokafka.errors import KafkaConnectionError
+
+    try:
+        return asyncio.run(coro)
+    except KafkaConnectionError as exc:
+        raise click.ClickException(
+            f"cannot reach Kafka at {settings.kafka_bootstrap} (KAFKA_BOOTSTRAP): {exc}") from None
+
+
 @main.command()
 def worker() -> None:
     """Run the Faust worker (agents, tables, web server with /metrics, /healthz, /readyz)."""
@@ -60,12 +73,10 @@ def worker() -> None:
               help="Validate lines before sending; rejected lines are reported and not sent.")
 def produce(files: tuple[str, ...], topic: str | None, check: bool) -> None:
     """Publish raw articles from JSONL files, with progress and a summary of accepted and rejected lines."""
-    import asyncio
-
     from .producer import produce_files
 
     settings = load_settings()
-    summary = asyncio.run(produce_files(settings, files, topic or settings.topic_raw, check=check))
+    summary = on_kafka(settings, produce_files(settings, files, topic or settings.topic_raw, check=check))
     click.echo(orjson.dumps(summary).decode(), err=True)
     if summary["sent"] == 0 and summary["lines"] > 0:
         sys.exit(1)
@@ -78,11 +89,10 @@ def produce(files: tuple[str, ...], topic: str | None, check: bool) -> None:
 @click.option("--timeout", type=float, default=None, help="Stop after this many idle seconds.")
 def tail(topic: str, from_beginning: bool, max_records: int | None, timeout: float | None) -> None:
     """Print a topic's records as JSON lines (key, partition, offset, value)."""
-    import asyncio
-
     from .producer import tail_topic
 
-    asyncio.run(tail_topic(load_settings(), topic, from_beginning, max_records, timeout))
+    settings = load_settings()
+    on_kafka(settings, tail_topic(settings, topic, from_beginning, max_records, timeout))
 
 
 @main.command()

@@ -21,6 +21,15 @@ def _count_lines(paths: Iterable[str]) -> int:
     return total
 
 
+async def _start(client) -> None:
+    # A client that cannot start is closed at once, so the caller's error is the only output.
+    try:
+        await client.start()
+    except BaseException:
+        await client.stop()
+        raise
+
+
 async def produce_files(settings: Settings, paths: Iterable[str], topic: str, *, check: bool = True) -> dict:
     """Send every non-blank line as one record. With `check`, lines the worker would reject are
     reported on stderr (file:line: reason) and not sent; without it they are sent as they are, so
@@ -33,7 +42,7 @@ async def produce_files(settings: Settings, paths: Iterable[str], topic: str, *,
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5,
                                 max_request_size=max(settings.max_record_bytes + 4096, 1_048_576),
                                 enable_idempotence=True)
-    await producer.start()
+    await _start(producer)
     try:
         progress = tqdm(total=_count_lines(paths), unit="rec", file=sys.stderr, desc="produce",
                         disable=not sys.stderr.isatty() and os.environ.get("NEWSFLOW_PROGRESS") != "1")
@@ -73,7 +82,7 @@ async def tail_topic(settings: Settings, topic: str, from_beginning: bool, max_r
 
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
                                 auto_offset_reset="earliest" if from_beginning else "latest", group_id=None)
-    await consumer.start()
+    await _start(consumer)
     seen = 0
     out = sys.stdout.buffer
     try:

@@ -274,3 +274,19 @@ def test_a_record_the_broker_refuses_stops_the_worker_and_is_redone_after_restar
     assert {orjson.loads(r.value)["duplicate_of"] for r in enriched} == {None}
     assert {orjson.loads(r.value)["reason"] for r in dead} == {"malformed_json"}
     assert second.stop()[0] == 0
+
+
+def test_produce_and_tail_commands_round_trip_through_the_broker(stack, tmp_path):
+    # What `make run` and operators use to feed and read topics: bad lines are reported, not sent.
+    env = stack_env(stack.bootstrap, stack.prefix, NEWSFLOW_PROGRESS="0")
+    cli = [sys.executable, "-m", "streams.cli"]
+    assert subprocess.run([*cli, "topics"], env=env, cwd=REPO, capture_output=True).returncode == 0
+    feed = tmp_path / "feed.jsonl"
+    feed.write_bytes(b"\n".join(SAMPLES[:5]) + b'\n{"title": 5}\n')
+    produced = subprocess.run([*cli, "produce", str(feed)], env=env, cwd=REPO, capture_output=True, text=True)
+    summary = json.loads(produced.stderr.strip().splitlines()[-1])
+    assert produced.returncode == 0 and summary["sent"] == 5 and summary["rejected_by_reason"] == {"wrong_type": 1}
+    tailed = subprocess.run([*cli, "tail", f"{stack.prefix}.raw", "--max", "5", "--timeout", "20"], env=env,
+                            cwd=REPO, capture_output=True, text=True, timeout=60)
+    values = [json.loads(line)["value"] for line in tailed.stdout.splitlines()]
+    assert sorted(v["id"] for v in values) == sorted(json.loads(line)["id"] for line in SAMPLES[:5])

@@ -266,6 +266,11 @@ def test_no_broker_at_the_address_is_one_clear_line_not_a_traceback(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert topics.returncode == 1 and f"cannot reach Kafka at 127.0.0.1:{port}" in topics.stderr
     assert "Traceback" not in topics.stderr
+    for command in (["produce", str(repo / "samples" / "articles.jsonl")], ["tail", "articles.raw"]):
+        run = subprocess.run([sys.executable, "-m", "streams.cli", *command], env=env, cwd=repo,
+                             capture_output=True, text=True, timeout=60)
+        assert run.returncode == 1 and f"cannot reach Kafka at 127.0.0.1:{port}" in run.stderr, command
+        assert "Traceback" not in run.stderr and "Unclosed" not in run.stderr, command
     started = time.monotonic()
     worker = subprocess.run([sys.executable, "-m", "streams.cli", "worker"], env=env, cwd=repo,
                             capture_output=True, text=True, timeout=60)
