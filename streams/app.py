@@ -53,6 +53,61 @@ SWEEP_SLICE = 2000
 SWEEP_PACE_S = 0.5
 
 
+# A pending entry older than this can never complete: the probes and answers it waits for are kept
+# one day (topology.INTERNAL_RETENTION_MS), so twice that leaves a day for any backlog to drain.
+PENDING_TTL_S = 2 * topology.INTERNAL_RETENTION_MS / 1000
+
+
+class PacedSweeps:
+    """Expiry passes over table partitions, cut into slices and paced in time.
+
+    Run inside the agent that owns the table (so its deletes go to that partition's changelog),
+    never as one long pass that would stall the worker. Slices are paced in time, not taken per
+    batch: under a backlog batches come many times a second, and a slice per batch cost as much as
+    the probes themselves."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self.last: dict[int, float] = {}   # partition -> when its last complete pass started
+        self.running: dict[int, tuple[float, bytes | None, float]] = {}  # -> (start, resume after key, last slice)
+
+    def step(self, partition: int, state: PartitionState, now: float,
+             expire: Any) -> None:
+        """At most one slice of `partition`; `expire(pass_started, entries)` deletes what is stale."""
+        sweep = self.running.get(partition)
+        if sweep is None and now - self.last.get(partition, 0.0) >= self.interval_s:
+            sweep = (now, None, 0.0)
+        if sweep is None or now - sweep[2] < SWEEP_PACE_S:
+            return
+        started, cursor, _ = sweep
+        entries = state.scan(cursor, SWEEP_SLICE)
+        expire(started, entries)
+        if len(entries) < SWEEP_SLICE:
+            self.running.pop(partition, None)
+            self.last[partition] = started
+        else:
+            self.running[partition] = (started, entries[-1][0], now)
+        state.flush()
+
+
+def stale_pending_keys(entries: list[tuple[bytes, bytes]], older_than: float) -> list[bytes]:
+    """Keys of `dedup-pending` entries that can never complete: statuses (b"S" + token) created
+    before `older_than`, with their article (b"A" + token). A crash can leave such entries: answers
+    redelivered for an article already published, or an article whose answers were already
+    consumed. Statuses from before they carried their creation time ("at") are left alone."""
+    stale: list[bytes] = []
+    for key, value in entries:
+        if key[:1] != b"S":
+            continue
+        try:
+            created = orjson.loads(value).get("at")
+        except orjson.JSONDecodeError:
+            continue
+        if created is not None and created < older_than:
+            stale += [key, b"A" + key[1:]]
+    return stale
+
+
 class QuietMonitor(Monitor):
     """Faust's Monitor sensor, without its per-message bookkeeping.
 
@@ -300,8 +355,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
             await send_grouped(probes, "probes", probes_out)
 
     indexes: dict[int, tuple[PartitionState, DedupIndex]] = {}
-    last_expiry: dict[int, float] = {}
-    sweeps: dict[int, tuple[float, bytes | None, float]] = {}  # partition -> (start, resume after key, last slice)
+    index_sweeps = PacedSweeps(settings.expiry_interval_s)
 
     def index_for(partition: int) -> tuple[PartitionState, DedupIndex]:
         found = indexes.get(partition)
@@ -339,26 +393,16 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
             for partition in touched:
                 state, idx = index_for(partition)
                 state.flush()
-                # Expiry sweeps the partition in slices inside the stream (so its deletes go to this
-                # partition's changelog), never one long pass that would stall the worker. Slices
-                # are paced in time, not taken per batch: under a backlog batches come many times a
-                # second, and a slice per batch cost as much as the probes themselves.
-                sweep = sweeps.get(partition)
-                if sweep is None and now - last_expiry.get(partition, 0.0) >= settings.expiry_interval_s:
-                    sweep = (now, None, 0.0)
-                if sweep is not None and now - sweep[2] >= SWEEP_PACE_S:
-                    started, cursor, _ = sweep
-                    entries = state.scan(cursor, SWEEP_SLICE)
-                    metrics.expired.inc(idx.sweep(started, entries))
-                    if len(entries) < SWEEP_SLICE:
-                        sweeps.pop(partition, None)
-                        last_expiry[partition] = started
-                    else:
-                        sweeps[partition] = (started, entries[-1][0], now)
-                    state.flush()
+                index_sweeps.step(partition, state, now,
+                                  lambda started, entries: metrics.expired.inc(idx.sweep(started, entries)))
             await send_grouped(answers, "answers", answers_out)
 
     pendings: dict[int, PartitionState] = {}
+    pending_sweeps = PacedSweeps(settings.expiry_interval_s)
+
+    def expire_pending(state: PartitionState, started: float, entries: list[tuple[bytes, bytes]]) -> None:
+        for key in stale_pending_keys(entries, started - PENDING_TTL_S):
+            state.delete(key)
 
     def pending_for(partition: int) -> PartitionState:
         state = pendings.get(partition)
@@ -405,7 +449,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
                     token = item["token"].encode()
                     status_key, article_key = b"S" + token, b"A" + token
                     stored = state.get(status_key)
-                    status = orjson.loads(stored) if stored is not None else {"expected": None, "answers": {}}
+                    status = (orjson.loads(stored) if stored is not None
+                              else {"expected": None, "answers": {}, "at": time.time()})
                     article = None
                     if message["type"] == "articles":
                         article = item
@@ -431,8 +476,12 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
                 await asyncio.gather(*deliveries, return_exceptions=True)
             if app.refused is not None:
                 return
+            now = time.time()
             for partition in touched:
-                pending_for(partition).flush()
+                state = pending_for(partition)
+                state.flush()
+                pending_sweeps.step(partition, state, now,
+                                    lambda started, entries: expire_pending(state, started, entries))
             await send_grouped(probes, "probes", adopts_out)
 
     @app.page("/metrics")

@@ -12,6 +12,8 @@ import xxhash
 from .config import Settings
 
 DAY_MS = 86_400_000
+# The internal hops' topics (probes, answers): consumed within seconds; a day covers any backlog.
+INTERNAL_RETENTION_MS = DAY_MS
 
 # Records we produce can be larger than a raw record: an enriched record repeats the body beside the
 # extracted text, a dead-letter record carries the original twice (base64 and text). Our topics take
@@ -55,8 +57,8 @@ def topic_specs(s: Settings) -> dict[str, tuple[int, dict[str, str]]]:
         s.topic_raw: (n, big | {"retention.ms": str(7 * DAY_MS)}),
         s.topic_enriched: (n, big | {"retention.ms": str(7 * DAY_MS)}),
         s.topic_deadletter: (n, big | {"retention.ms": str(30 * DAY_MS)}),
-        probes_topic(s): (n, big | {"retention.ms": str(DAY_MS)}),
-        answers_topic(s): (n, big | {"retention.ms": str(DAY_MS)}),
+        probes_topic(s): (n, big | {"retention.ms": str(INTERNAL_RETENTION_MS)}),
+        answers_topic(s): (n, big | {"retention.ms": str(INTERNAL_RETENTION_MS)}),
         # Segment changelogs (streams.segments): unique keys, so retention rather than compaction.
         changelog_topic(s, TABLE_INDEX): (n, big | {"retention.ms": str(segment_retention_ms(s))}),
         changelog_topic(s, TABLE_PENDING): (n, big | {"retention.ms": str(segment_retention_ms(s))}),

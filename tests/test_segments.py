@@ -27,3 +27,57 @@ def test_batched_records_are_split_below_the_limit_and_keep_every_item():
     chunks = list(chunked_json(items, 4096))
     assert len(chunks) > 1 and all(len(c) <= 4096 + 400 for c in chunks)
     assert [item for c in chunks for item in orjson.loads(c)] == items
+
+
+class _Partition:
+    """A PartitionState stand-in: sorted stored entries, scan() in slices, deletes buffered until flush()."""
+
+    def __init__(self, entries: dict[bytes, bytes]) -> None:
+        self.stored, self.pending, self.scans = dict(entries), {}, 0
+
+    def scan(self, after, limit):
+        self.scans += 1
+        keys = sorted(k for k in self.stored if after is None or k > after)
+        return [(k, self.stored[k]) for k in keys[:limit]]
+
+    def delete(self, key):
+        self.pending[key] = None
+
+    def flush(self):
+        for key in self.pending:
+            self.stored.pop(key, None)
+        self.pending.clear()
+
+
+def test_sweeps_run_in_paced_slices_and_start_again_only_after_the_interval(monkeypatch):
+    from streams import app
+
+    monkeypatch.setattr(app, "SWEEP_SLICE", 2)
+    state = _Partition({b"k%d" % i: b"" for i in range(5)})
+    seen: list[list[bytes]] = []
+    sweeps = app.PacedSweeps(interval_s=3600)
+    expire = lambda started, entries: seen.append([k for k, _ in entries])  # noqa: E731
+    sweeps.step(0, state, 10_000.0, expire)
+    sweeps.step(0, state, 10_000.1, expire)  # within SWEEP_PACE_S: nothing
+    assert seen == [[b"k0", b"k1"]]
+    sweeps.step(0, state, 10_001.0, expire)
+    sweeps.step(0, state, 10_002.0, expire)  # a short slice ends the pass
+    assert seen == [[b"k0", b"k1"], [b"k2", b"k3"], [b"k4"]]
+    sweeps.step(0, state, 10_003.0, expire)  # the next pass waits for the interval
+    assert len(seen) == 3
+    sweeps.step(0, state, 10_000.0 + 3600, expire)
+    assert seen[-1] == [b"k0", b"k1"]
+
+
+def test_pending_entries_that_can_never_complete_expire_with_their_article():
+    from streams.app import stale_pending_keys
+
+    entries = [
+        (b"A1:5", orjson.dumps({"id": "old"})),
+        (b"A1:9", orjson.dumps({"id": "fresh"})),
+        (b"S1:5", orjson.dumps({"expected": 2, "answers": {}, "at": 100.0})),
+        (b"S1:7", orjson.dumps({"expected": None, "answers": {"0": None}, "at": 100.0})),  # orphan answers
+        (b"S1:9", orjson.dumps({"expected": 2, "answers": {}, "at": 900.0})),
+        (b"S1:11", orjson.dumps({"expected": 1, "answers": {}})),  # written before statuses had "at"
+    ]
+    assert stale_pending_keys(entries, older_than=500.0) == [b"S1:5", b"A1:5", b"S1:7", b"A1:7"]
