@@ -53,6 +53,9 @@ class BrokerError(RuntimeError):
 class BrokerUnreachable(BrokerError):
     """No broker answered at the bootstrap address (it may still be starting: callers may retry)."""
 
+    def __init__(self, bootstrap: str, cause: BaseException) -> None:
+        super().__init__(f"cannot reach Kafka at {bootstrap} (KAFKA_BOOTSTRAP): {cause}")
+
 
 async def _started_admin(bootstrap: str, timeout_s: float) -> Any:
     from aiokafka.admin import AIOKafkaAdminClient
@@ -63,7 +66,7 @@ async def _started_admin(bootstrap: str, timeout_s: float) -> Any:
         await admin.start()
     except (KafkaError, OSError) as exc:
         await admin.close()
-        raise BrokerUnreachable(f"cannot reach Kafka at {bootstrap} (KAFKA_BOOTSTRAP): {exc}") from None
+        raise BrokerUnreachable(bootstrap, exc) from None
     return admin
 
 

@@ -29,33 +29,30 @@ def broker(ctx: click.Context, action: str) -> None:
 @main.command()
 def topics() -> None:
     """Create the service's topics (input, output, dead letter, internal, changelogs) or check them."""
-    import asyncio
-
     from .topology import ensure_topics, topic_specs
 
-    from .broker import BrokerError
-
     settings = load_settings()
-    try:
-        created = asyncio.run(ensure_topics(settings))
-    except BrokerError as exc:
-        raise click.ClickException(str(exc)) from None
+    created = on_kafka(settings, ensure_topics(settings))
     for name, (partitions, _config) in topic_specs(settings).items():
         state = "created" if name in created else "exists"
         click.echo(f"{state:8} {name} ({partitions} partitions)")
 
 
 def on_kafka(settings: Any, coro: Any) -> Any:
-    """Run a command's Kafka client; no broker at the address is one line (exit 1), not a traceback."""
+    """Run a command's Kafka work; a broker error (none at the address, a topic laid out wrongly) is
+    one line (exit 1), not a traceback."""
     import asyncio
 
     from aiokafka.errors import KafkaConnectionError
 
+    from .broker import BrokerError, BrokerUnreachable
+
     try:
         return asyncio.run(coro)
     except KafkaConnectionError as exc:
-        raise click.ClickException(
-            f"cannot reach Kafka at {settings.kafka_bootstrap} (KAFKA_BOOTSTRAP): {exc}") from None
+        raise click.ClickException(str(BrokerUnreachable(settings.kafka_bootstrap, exc))) from None
+    except BrokerError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command()
