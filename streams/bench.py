@@ -8,6 +8,11 @@ Figures (see README, Benchmarks):
                               drained to enriched records (end to end: raw -> 3 hops -> enriched),
                               from the worker's first consumed record to the last enriched one
   worker_cpu_ms_per_article   the worker process's CPU time over that drain, per article (Linux)
+  worker_stage_ms_per_article where that time went: the worker's own per-stage timers (its
+                              newsflow_stage_duration_seconds sums) per article: the pure core's
+                              prepare, fingerprint, classify and dedup, and publish
+  worker_other_ms_per_article the rest of the worker's CPU per article: Kafka clients, Faust, the
+                              internal hops' encoding, table state and changelogs
   passthrough_articles_per_s  plain aiokafka consume + produce of the same records on the same broker
   ratio                       pipeline / passthrough
   latency_p50_s, latency_p99_s  ingest-to-publish time at a steady offered load below capacity
@@ -215,6 +220,8 @@ def bench_broker(settings: Settings, records: list[bytes], latency_records: int,
         cpu_s = _cpu_seconds(worker.pid)
         cpu_ms = ((cpu_s - watch.cpu_at_start) / len(got) * 1e3
                   if cpu_s is not None and watch.cpu_at_start is not None else None)
+        stage_ms = {stage: round(seconds / len(got) * 1e3, 3)
+                    for stage, seconds in _stage_seconds(watch.url).items()}
 
         progress(f"latency: {latency_records} articles at {latency_rate:.0f}/s")
         fresh = [orjson.dumps(orjson.loads(r) | {"id": f"lat-{i}"}) for i, r in enumerate(records[:latency_records])]
@@ -231,6 +238,9 @@ def bench_broker(settings: Settings, records: list[bytes], latency_records: int,
             "pipeline_articles_per_s": round(pipeline_rate, 1),
             "pipeline_seconds": round(pipeline_s, 2),
             "worker_cpu_ms_per_article": round(cpu_ms, 3) if cpu_ms is not None else None,
+            "worker_stage_ms_per_article": stage_ms,
+            "worker_other_ms_per_article": (round(cpu_ms - sum(stage_ms.values()), 3)
+                                            if cpu_ms is not None and stage_ms else None),
             "passthrough_articles_per_s": round(len(records) / passthrough_s, 1),
             "ratio": round(pipeline_rate / (len(records) / passthrough_s), 3),
             "latency_p50_s": round(latencies[len(latencies) // 2], 4) if latencies else None,
@@ -263,6 +273,21 @@ def bench_broker(settings: Settings, records: list[bytes], latency_records: int,
             # A run leaves a few hundred MB of broker log and worker state: repeated runs would
             # fill the disk.
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _stage_seconds(metrics_url: str) -> dict[str, float]:
+    """Seconds the worker spent in each pipeline stage so far (its newsflow_stage_duration_seconds
+    sums); {} when /metrics does not answer."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(metrics_url, timeout=5) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return {}
+    prefix = 'newsflow_stage_duration_seconds_sum{stage="'
+    return {line[len(prefix):].split('"', 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines() if line.startswith(prefix)}
 
 
 def _cpu_seconds(pid: int) -> float | None:
