@@ -54,6 +54,10 @@ def test_broker_bench_reports_its_figures_and_leaves_the_broker_and_disk_as_it_f
     before = asyncio.run(topics())
     report = bench_broker(Settings(), bench_articles(200), latency_records=20, latency_rate=50.0)
     assert report["pipeline_articles_per_s"] > 0 and report["worker_cpu_ms_per_article"] > 0
+    stages = report["worker_stage_ms_per_article"]
+    assert set(stages) == {"prepare", "fingerprint", "dedup", "classify", "publish"} and all(stages.values())
+    assert report["worker_other_ms_per_article"] == pytest.approx(
+        report["worker_cpu_ms_per_article"] - sum(stages.values()), abs=0.01)
     assert report["latency_samples"] == 20 and report["latency_p50_s"] <= report["latency_p99_s"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("newsflow-bench-")], "its scratch dir is removed"
     deadline = time.monotonic() + 15  # deletion reaches the metadata shortly after the request
