@@ -72,38 +72,13 @@ class _Lookup:
         return teacher if self.setting == "contextual" else np.concatenate([self.shipped.encode(text), teacher])
 
 
-def random_folds(written: list[dict], ship: list[dict], never: list[dict], f_written, f_ship, f_never,
-                 scorer: Path) -> dict:
-    """5 random folds over the shippable items (sources mixed), BBC/RUWA by the full model, then the
-    same calibration and scoring as train_topics.main."""
-    fold = np.random.default_rng(0).integers(0, 5, len(ship))
-    oof = np.zeros((len(ship), len(TOPICS)))
-    for k in range(5):
-        tr = [i for i in range(len(ship)) if fold[i] != k]
-        te = [i for i in range(len(ship)) if fold[i] == k]
-        model = tt.fit(f_written + [f_ship[i] for i in tr], written + [ship[i] for i in tr])
-        oof[te] = tt.logits(model, [f_ship[i] for i in te])
-    return _scored(oof, tt.fit(f_written + f_ship, written + ship), ship, never, f_ship, f_never, scorer)
-
-
-def source_disjoint(written, ship, never, f_written, f_ship, f_never, scorer: Path) -> dict:
-    oof = np.zeros((len(ship), len(TOPICS)))
-    for held in sorted(set(tt.SHIPPABLE.values())):
-        tr = [i for i, r in enumerate(ship) if r["group"] != held]
-        te = [i for i, r in enumerate(ship) if r["group"] == held]
-        model = tt.fit(f_written + [f_ship[i] for i in tr], written + [ship[i] for i in tr])
-        oof[te] = tt.logits(model, [f_ship[i] for i in te])
-    return _scored(oof, tt.fit(f_written + f_ship, written + ship), ship, never, f_ship, f_never, scorer)
-
-
-def _scored(oof, full, ship, never, f_ship, f_never, scorer: Path) -> dict:
-    z = np.vstack([oof, tt.logits(full, f_never)])
-    cal = np.zeros((len(TOPICS), 2))
-    for k, t in enumerate(TOPICS):
-        y = np.array([t in r["topics"] for r in ship], dtype=int)
-        cal[k] = tt.platt(oof[:, k], y) if y.sum() >= tt.MIN_CALIBRATION_POSITIVES else (1.0, 0.0)
+def cross_validated(folds: list, written, ship, never, f_written, f_ship, f_never, scorer: Path) -> dict:
+    """train_topics.main's figures with the given folds over the shippable items: out-of-fold logits,
+    BBC/RUWA by the full model, Platt calibration on the out-of-fold logits, score.py."""
+    oof = tt.out_of_fold(folds, written, ship, f_written, f_ship)
+    z = np.vstack([oof, tt.logits(tt.fit(f_written + f_ship, written + ship), f_never)])
     gates = np.array([g["open"] for _, _, g, _ in f_ship + f_never])
-    result = tt.score(ship + never, tt.calibrated(z, cal, gates), scorer)
+    result = tt.score(ship + never, tt.calibrated(z, tt.calibration(oof, ship), gates), scorer)
     return {**{t: result[t]["f1"] for t in TOPICS}, "macro_f1": result["macro_f1"]}
 
 
@@ -118,10 +93,13 @@ def cv(args: argparse.Namespace) -> None:
         tt.default_fast_embedder = lambda lookup=lookup: lookup
         tt.EMBED_DIMS = len(lookup.encode(embed_text(written[0]["title"], written[0]["body"])))
         f_written, f_ship, f_never = tt.featurise(written), tt.featurise(ship), tt.featurise(never)
+        features = (written, ship, never, f_written, f_ship, f_never, args.scorer)
         report["settings"][setting] = {
             "encoder": what,
-            "source_disjoint_cv": source_disjoint(written, ship, never, f_written, f_ship, f_never, args.scorer),
-            "random_5fold_cv": random_folds(written, ship, never, f_written, f_ship, f_never, args.scorer),
+            "source_disjoint_cv": cross_validated([r["group"] for r in ship], *features),
+            # 5 random folds: sources mixed, so each fold's sources are also in its training data.
+            "random_5fold_cv": cross_validated(np.random.default_rng(0).integers(0, 5, len(ship)).tolist(),
+                                               *features),
         }
         print(setting, json.dumps(report["settings"][setting]), file=sys.stderr)
     args.report.write_text(json.dumps(report, indent=1) + "\n")

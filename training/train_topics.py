@@ -129,6 +129,32 @@ def platt(z: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(lr.coef_[0, 0]), float(lr.intercept_[0])
 
 
+def out_of_fold(folds: list, written: list[dict], ship: list[dict], f_written: list[tuple],
+                f_ship: list[tuple]) -> np.ndarray:
+    """Logits of each shippable item from a model fitted on the written corpus and the shippable items
+    of the other folds (`folds`: one fold label per shippable item, e.g. its source group)."""
+    oof = np.zeros((len(ship), len(TOPICS)))
+    for held in sorted(set(folds)):
+        tr = [i for i, f in enumerate(folds) if f != held]
+        te = [i for i, f in enumerate(folds) if f == held]
+        model = fit(f_written + [f_ship[i] for i in tr], written + [ship[i] for i in tr])
+        oof[te] = logits(model, [f_ship[i] for i in te])
+        print(f"  fold without {held}: {len(te)} held out", file=sys.stderr)
+    return oof
+
+
+def calibration(oof: np.ndarray, ship: list[dict]) -> np.ndarray:
+    """Platt (slope, offset) per topic, fitted on the shippable items' out-of-fold logits."""
+    cal = np.zeros((len(TOPICS), 2))
+    for k, t in enumerate(TOPICS):
+        y = np.array([t in r["topics"] for r in ship], dtype=int)
+        if y.sum() >= MIN_CALIBRATION_POSITIVES:
+            cal[k] = platt(oof[:, k], y)
+        else:   # war: only ECB+'s 20 bombing stories are shippable; too few to calibrate on
+            cal[k] = (1.0, 0.0)
+    return cal
+
+
 def calibrated(z: np.ndarray, cal: np.ndarray, gates: np.ndarray) -> np.ndarray:
     s = cal[:, 0] * z + cal[:, 1]
     s[:, TOPICS.index("recalls")] -= np.where(gates, 0.0, RECALL_GATE_PENALTY)
@@ -164,13 +190,7 @@ def main() -> None:
     print(f"written {len(written)}  shippable dev {len(ship)}  never-fitted dev {len(never)}", file=sys.stderr)
 
     # Source-disjoint CV over the shippable groups.
-    oof = np.zeros((len(ship), len(TOPICS)))
-    for held in sorted(set(SHIPPABLE.values())):
-        tr = [i for i, r in enumerate(ship) if r["group"] != held]
-        te = [i for i, r in enumerate(ship) if r["group"] == held]
-        model = fit(f_written + [f_ship[i] for i in tr], written + [ship[i] for i in tr])
-        oof[te] = logits(model, [f_ship[i] for i in te])
-        print(f"  fold without {held}: {len(te)} held out", file=sys.stderr)
+    oof = out_of_fold([r["group"] for r in ship], written, ship, f_written, f_ship)
 
     full = fit(f_written + f_ship, written + ship)
     z_never = logits(full, f_never)
@@ -180,13 +200,7 @@ def main() -> None:
     z_all = np.vstack([oof, z_never])
     rows_all = ship + never
     gates = np.array([g["open"] for _, _, g, _ in f_ship + f_never])
-    cal = np.zeros((len(TOPICS), 2))
-    for k, t in enumerate(TOPICS):
-        y = np.array([t in r["topics"] for r in ship], dtype=int)
-        if y.sum() >= MIN_CALIBRATION_POSITIVES:
-            cal[k] = platt(oof[:, k], y)
-        else:   # war: only ECB+'s 20 bombing stories are shippable; too few to calibrate on
-            cal[k] = (1.0, 0.0)
+    cal = calibration(oof, ship)
     probs = calibrated(z_all, cal, gates)
 
     if args.dump:
