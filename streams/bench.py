@@ -275,19 +275,23 @@ def bench_broker(settings: Settings, records: list[bytes], latency_records: int,
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _stage_seconds(metrics_url: str) -> dict[str, float]:
-    """Seconds the worker spent in each pipeline stage so far (its newsflow_stage_duration_seconds
-    sums); {} when /metrics does not answer."""
+def _scrape(metrics_url: str, timeout: float) -> str:
+    """The worker's /metrics text, or "" when it does not answer."""
     import urllib.request
 
     try:
-        with urllib.request.urlopen(metrics_url, timeout=5) as resp:
-            text = resp.read().decode()
+        with urllib.request.urlopen(metrics_url, timeout=timeout) as resp:
+            return resp.read().decode()
     except OSError:
-        return {}
+        return ""
+
+
+def _stage_seconds(metrics_url: str) -> dict[str, float]:
+    """Seconds the worker spent in each pipeline stage so far (its newsflow_stage_duration_seconds
+    sums); {} when /metrics does not answer."""
     prefix = 'newsflow_stage_duration_seconds_sum{stage="'
     return {line[len(prefix):].split('"', 1)[0]: float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines() if line.startswith(prefix)}
+            for line in _scrape(metrics_url, timeout=5).splitlines() if line.startswith(prefix)}
 
 
 def _cpu_seconds(pid: int) -> float | None:
@@ -324,15 +328,8 @@ class _ConsumptionWatch:
         self._thread.join(5)
 
     def _run(self) -> None:
-        import urllib.request
-
         while not self._stop.is_set():
-            try:
-                with urllib.request.urlopen(self.url, timeout=1) as resp:
-                    text = resp.read().decode()
-            except OSError:
-                text = ""
-            for line in text.splitlines():
+            for line in _scrape(self.url, timeout=1).splitlines():
                 if line.startswith("newsflow_articles_consumed_total ") and float(line.split()[1]) > 0:
                     self.cpu_at_start = _cpu_seconds(self.pid)
                     self.started_at = time.time() - self.INTERVAL_S / 2
