@@ -13,6 +13,7 @@ the core's time per article and articles/s, and the index's stored bytes per art
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import subprocess
 import sys
@@ -29,6 +30,14 @@ from streams.state import DictStore  # noqa: E402
 from streams.topology import partition_for  # noqa: E402
 
 SETS = (("dedup-headlines", "pairs"), ("dedup-copies", "groups"), ("dedup-stories", "events"))
+
+
+def load_scorer(path: Path):
+    """score.py as a module, for tools that score many runs in one process (score_pairs, ...)."""
+    spec = importlib.util.spec_from_file_location("score", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def partition_of(key: bytes, partitions: int) -> int:

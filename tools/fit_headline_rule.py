@@ -25,7 +25,6 @@ Prints one JSON object. Development data only: never point it at ../shared/holdo
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -42,13 +41,6 @@ from streams.prepare import prepare  # noqa: E402
 
 SET = "dedup-headlines"
 FEATURES = tuple(dedup.HEADLINE_WEIGHTS)
-
-
-def load_scorer(path: Path):
-    spec = importlib.util.spec_from_file_location("score", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def evidence(articles: list[dict], labels: list[dict], fingerprinter: Fingerprinter) -> np.ndarray:
@@ -99,7 +91,7 @@ def main() -> None:
     args = ap.parse_args()
     if "holdout" in args.data.parts:
         sys.exit("fit_headline_rule.py: development data only (the holdout set is never read)")
-    scorer = load_scorer(args.data.parent / "eval" / "score.py")
+    scorer = eval_dedup.load_scorer(args.data.parent / "eval" / "score.py")
     articles = [json.loads(line) for line in open(args.data / f"{SET}.articles.jsonl") if line.strip()]
     labels = [json.loads(line) for line in open(args.data / f"{SET}.labels.jsonl") if line.strip()]
     fingerprinter = Fingerprinter()
