@@ -245,9 +245,14 @@ def format_storage(config: BrokerConfig, libs: Path) -> None:
 
 def _random_cluster_id() -> str:
     # Kafka's cluster ids are 16 random bytes in URL-safe base64 without padding (what `kafka-storage random-uuid` prints).
+    # One in 64 of those starts with "-", which StorageTool's argument parser takes for an option
+    # ("--cluster-id: expected one argument"); Kafka's own Uuid.randomUuid draws again in that case.
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 # ----------------------------------------------------------------------------------------- processes

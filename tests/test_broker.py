@@ -82,6 +82,18 @@ def test_start_refuses_a_port_in_use_before_launching_anything(tmp_path):
     assert not config.pid_file.exists()
 
 
+
+def test_cluster_id_never_starts_with_a_dash(monkeypatch):
+    # StorageTool's argument parser reads "--cluster-id -abc..." as a missing value, so one fresh
+    # broker in 64 failed to format. The first draw here encodes to "-...", the second does not.
+    import uuid
+
+    draws = iter([uuid.UUID(bytes=b"\xf8" + bytes(15)), uuid.UUID(bytes=b"\x04" + bytes(15))])
+    monkeypatch.setattr(broker.uuid, "uuid4", lambda: next(draws))
+    cluster_id = broker._random_cluster_id()
+    assert cluster_id == "BAAAAAAAAAAAAAAAAAAAAA"
+    assert len(cluster_id) == 22
+
 def test_fetch_jars_uses_the_cache_without_maven(monkeypatch, tmp_path):
     libs = tmp_path / "9.9.9" / "libs"
     libs.mkdir(parents=True)
