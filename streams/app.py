@@ -119,7 +119,7 @@ class QuietMonitor(Monitor):
         pass
 
     def on_stream_event_in(self, tp: Any, offset: int, stream: Any, event: Any) -> None:
-        return None
+        pass
 
     def on_stream_event_out(self, tp: Any, offset: int, stream: Any, event: Any, state: Any = None) -> None:
         pass
@@ -128,7 +128,7 @@ class QuietMonitor(Monitor):
         pass
 
     def on_send_initiated(self, producer: Any, topic: str, message: Any, keysize: int, valsize: int) -> None:
-        return None
+        pass
 
     def on_send_completed(self, producer: Any, state: Any, metadata: Any) -> None:
         pass
