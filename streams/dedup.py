@@ -49,8 +49,9 @@ NEAR_MIN_SHINGLES = 12  # below this a text is a headline or a stub: left to exa
 # tools/fit_headline_rule.py refits it and measures it out of fold. A pair matches when the score
 # is >= HEADLINE_BAR. Words are the headline stems and numbers (Dice); numbers, names and weekdays
 # count against a pair when both name some and share none, and numbers and names again when each
-# side has one the other lacks; a pair of opposite words ("open"/"close", "acquitted"/"convicted")
-# split between the two headlines counts against it as strongly as clashing numbers.
+# side has one the other lacks; a pair of opposite words ("open"/"close", "acquitted"/"convicted",
+# and "not guilty", which the fingerprint reads as "acquitted") split between the two headlines
+# vetoes the pair.
 HEADLINE_WEIGHTS = {"cosine": 3.5, "words": 4.4, "words_of_shorter": 3.4, "numbers": -1.3,
                     "numbers_unshared": -2.4, "names": -0.4, "names_unshared": -0.75}
 HEADLINE_BIAS = -6.9

@@ -81,6 +81,11 @@ mr mrs ms dr sir st monday tuesday wednesday thursday friday saturday sunday tod
 january february march april may june july august september october november december jan feb mar apr jun jul
 aug sep sept oct nov dec
 """.split())
+# A verdict word negated in the headline means its opposite: "found not guilty" is an acquittal, so
+# it must read as "acquitted" (streams.dedup keeps "pleads guilty" and "pleads not guilty" apart as
+# opposite reports, and matches "not guilty" with "acquitted").
+_NEGATED = {"guilty": "acquitted"}
+_NEGATIONS = frozenset(("not", "never"))
 _WEEKDAYS = {d: 1 << i for i, d in enumerate("monday tuesday wednesday thursday friday saturday sunday".split())}
 _NUMBER_WORDS = {w: str(i) for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
@@ -213,8 +218,18 @@ def extract_facts(title: str, lead: str) -> tuple[list[str], list[str], list[str
     terms: list[str] = []
     title_tokens = _FACT_TOKEN.findall(title)
     title_case = _title_cased(title_tokens)
+    previous = ""   # the word before this token ("" after punctuation)
     for tok in title_tokens:
         if tok in '.!?:;"':
+            previous = ""
+            continue
+        low = tok.lower()
+        negated = previous in _NEGATIONS and low in _NEGATED
+        previous = low
+        if negated:
+            stem = _stem(_NEGATED[low])
+            if stem not in terms:
+                terms.append(stem)
             continue
         num = _number(tok)
         if num is not None:
@@ -223,7 +238,6 @@ def extract_facts(title: str, lead: str) -> tuple[list[str], list[str], list[str
             if num not in terms:
                 terms.append(num)
             continue
-        low = tok.lower()
         if low in _STOP or len(low) < 2:
             continue
         stem = _stem(tok)

@@ -118,6 +118,7 @@ def link(fps, order, index=None):
 @pytest.mark.parametrize("first,second", [
     ("Floods force 3,400 from homes in Valdoria", "3,400 forced from their homes as floods hit Valdoria"),
     ("Ilsa Marrow re-elected as Valdoria president for second term", "Valdoria's Marrow wins second term as president"),
+    ("Valdoria minister Ilsa Marrow acquitted of fraud", "Valdoria minister Ilsa Marrow found not guilty of fraud"),
 ])
 def test_paraphrased_headline_matches(first, second):
     fps = headlines(first, second)
@@ -128,6 +129,8 @@ def test_paraphrased_headline_matches(first, second):
     ("Gunmen kill 12 in Valdoria market attack", "Gunmen kill 30 in Valdoria market attack"),  # numbers
     ("Valdoria stocks close higher Tuesday", "Valdoria stocks close higher Thursday"),  # weekday
     ("Valdoria shares open lower", "Valdoria shares close lower"),  # opposite words
+    # a negated verdict is the opposite verdict: the plea hearing and the plea deal are two reports
+    ("Valdoria minister Ilsa Marrow pleads not guilty to fraud", "Valdoria minister Ilsa Marrow pleads guilty to fraud"),
 ])
 def test_same_template_with_different_facts_does_not_match(first, second):
     fps = headlines(first, second)
