@@ -264,8 +264,19 @@ _OPPOSITE_WORDS = (
      "lower fall falls fell drop drops dropped decline declines weaken weakens slump slumps slips"),
     ("acquit acquits acquitted acquittal", "convict convicts convicted guilty"),
     ("win wins won", "lose loses lost"),
-    ("approve approves approved", "reject rejects rejected"),
+    ("approve approves approved pass passes passed", "reject rejects rejected veto vetoes vetoed block blocks blocked"),
+    ("accept accepts accepted agree agrees agreed", "reject rejects rejected refuse refuses refused"),
     ("lift lifts lifted", "continue continues extends extended impose imposes imposed"),
+    ("raise raises raised hike hikes hiked increase increases increased boost boosts boosted",
+     "cut cuts lower lowers lowered reduce reduces reduced decrease decreases decreased slash slashes slashed"),
+    ("hire hires hired", "cut cuts lay laid layoff layoffs"),
+    ("confirm confirms confirmed", "deny denies denied"),
+    ("beat beats", "miss misses missed"),
+    ("buy buys bought acquire acquires acquired", "sell sells sold"),
+    ("join joins joined", "leave leaves quit quits"),
+    ("arrest arrests arrested detain detains detained", "release releases released free frees freed"),
+    ("uphold upholds upheld", "overturn overturns overturned strike strikes struck"),
+    ("die dies died dead killed", "survive survives survived"),
 )
 _OPPOSITES = [(frozenset(_term_hash(w) for w in x.split()), frozenset(_term_hash(w) for w in y.split()))
               for x, y in _OPPOSITE_WORDS]
@@ -312,7 +323,7 @@ def rewrite_similarity(a: Sketch, b: Sketch) -> float | None:
     """The rewrite-tier score (embedding cosine), or None when the evidence is not enough."""
     if not a.embedding or not b.embedding:
         return None
-    if _disjoint(a.weekdays, b.weekdays) or opposed(a, b):
+    if _disjoint(a.weekdays, b.weekdays) or a.negated != b.negated or opposed(a, b):
         return None
     if a.headline_only and b.headline_only:
         evidence = headline_evidence(a, b)

@@ -24,7 +24,8 @@ Evidence, one kind per tier:
             paraphrase keeps: names (capitalised tokens) and numbers, as 16-bit hashes. Keys are
             pairs of salient headline terms (b"T"), which a paraphrased headline usually keeps.
             The headline's weekday (a one-byte mask) is kept too: two "stocks close higher" items
-            of different days are different reports however alike their words.
+            of different days are different reports however alike their words. So is whether the
+            headline is negated ("will not resign"): it reports the opposite of the plain one.
 Every key is a kind byte followed by at most 15 bytes, so the stream can route it as it is.
 """
 from __future__ import annotations
@@ -86,6 +87,12 @@ aug sep sept oct nov dec
 # opposite reports, and matches "not guilty" with "acquitted").
 _NEGATED = {"guilty": "acquitted"}
 _NEGATIONS = frozenset(("not", "never"))
+_NEGATED_VERDICT = re.compile(r"\b(?:not|never)\s+guilty\b", re.IGNORECASE)
+_NEGATION = re.compile(r"\b(?:not|never|cannot)\b|n't\b|\bno\b(?![-.]|\s*\d)|\b(?:fail(?:s|ed)?|refuse[sd]?) to\b",
+                       re.IGNORECASE)
+# The sketch's weekday byte uses bits 0-6 for the weekdays; bit 7 says the headline is negated.
+_WEEKDAY_BITS = 0x7F
+NEGATED_BIT = 0x80
 _WEEKDAYS = {d: 1 << i for i, d in enumerate("monday tuesday wednesday thursday friday saturday sunday".split())}
 _NUMBER_WORDS = {w: str(i) for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
@@ -107,13 +114,14 @@ class Sketch:
     names: frozenset[int]
     numbers: frozenset[int]
     terms: frozenset[int]  # headline word stems
-    weekdays: int  # bit mask of the weekdays the headline names
+    weekdays: int  # bit mask of the weekdays the headline names (bits 0-6)
     embedding: bytes  # packed 4-bit vector, b"" when no model
     # The low bytes of the text's NUM_PERM and the lead's LEAD_PERM minhash values, each set as one
     # little-endian integer (0 for a bare headline): streams.dedup counts agreeing values with
     # integer operations, all values at once.
     minhash_bits: int = 0
     lead_bits: int = 0
+    negated: bool = False  # the headline negates what it reports ("will not resign"); see negated()
 
     @property
     def minhash(self) -> np.ndarray:
@@ -140,14 +148,15 @@ class Sketch:
             minhash_bits = int.from_bytes(raw[off:off + NUM_PERM], "little")
             lead_bits = int.from_bytes(raw[off + NUM_PERM:off + NUM_PERM + LEAD_PERM], "little")
             off += NUM_PERM + LEAD_PERM
-        n_names, n_numbers, n_terms, n_emb, weekdays = raw[off:off + 5]
+        n_names, n_numbers, n_terms, n_emb, day_byte = raw[off:off + 5]
         off += 5
         n_facts = n_names + n_numbers + n_terms
         facts = struct.unpack_from(f"<{n_facts}H", raw, off)
         off += 2 * n_facts
         return cls(bool(flags & 1), shingles, frozenset(facts[:n_names]),
                    frozenset(facts[n_names:n_names + n_numbers]), frozenset(facts[n_names + n_numbers:]),
-                   weekdays, raw[off:off + n_emb], minhash_bits, lead_bits)
+                   day_byte & _WEEKDAY_BITS, raw[off:off + n_emb], minhash_bits, lead_bits,
+                   bool(day_byte & NEGATED_BIT))
 
 
 _EMPTY = np.zeros(0, dtype=np.uint8)
@@ -276,6 +285,13 @@ def _is_acronym(tok: str) -> bool:
     return len(bare) >= 2 and bare.isupper()
 
 
+def negated(title: str) -> bool:
+    """Whether the headline negates what it reports: "PM says he will not resign", "Kremlin won't
+    confirm ...", "North Korea fails to launch missile", "PM refuses to resign". A negated verdict ("not guilty") is not counted: it reads as its opposite word
+    (see extract_facts), and "no" in "no-confidence vote" or "No 10" negates nothing."""
+    return bool(_NEGATION.search(_NEGATED_VERDICT.sub(" ", title)))
+
+
 def weekday_mask(title: str) -> int:
     mask = 0
     for word in _words(title):
@@ -381,7 +397,7 @@ class Fingerprinter:
         """Everything but the embedding. Sketch layout (little endian):
             version u8, flags u8 (bit 0: bare headline), shingle count u16,
             [text minhash u8 x NUM_PERM, lead minhash u8 x LEAD_PERM]  (not for a bare headline),
-            n_names u8, n_numbers u8, n_terms u8, n_embedding u8, weekday mask u8,
+            n_names u8, n_numbers u8, n_terms u8, n_embedding u8, weekday mask u8 (bit 7: negated),
             names u16 x n, numbers u16 x n, terms u16 x n, embedding bytes.
         """
         words = _words(prepared.text)
@@ -419,10 +435,11 @@ class Fingerprinter:
         facts = struct.pack(f"<{len(name_hashes) + len(number_hashes) + len(term_hashes)}H",
                             *name_hashes, *number_hashes, *term_hashes)
         counts = (len(name_hashes), len(number_hashes), len(term_hashes))
-        return content_hash, tuple(dict.fromkeys(keys)), body, counts, weekday_mask(prepared.title), facts
+        day_byte = weekday_mask(prepared.title) | (NEGATED_BIT if negated(prepared.title) else 0)
+        return content_hash, tuple(dict.fromkeys(keys)), body, counts, day_byte, facts
 
     @staticmethod
     def _assemble(part: tuple, embedding: bytes) -> Fingerprint:
-        content_hash, keys, body, counts, weekdays, facts = part
-        sketch = body + bytes([*counts, len(embedding), weekdays]) + facts + embedding
+        content_hash, keys, body, counts, day_byte, facts = part
+        sketch = body + bytes([*counts, len(embedding), day_byte]) + facts + embedding
         return Fingerprint(content_hash=content_hash, keys=keys, sketch=sketch)

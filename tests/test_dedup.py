@@ -119,6 +119,10 @@ def link(fps, order, index=None):
     ("Floods force 3,400 from homes in Valdoria", "3,400 forced from their homes as floods hit Valdoria"),
     ("Ilsa Marrow re-elected as Valdoria president for second term", "Valdoria's Marrow wins second term as president"),
     ("Valdoria minister Ilsa Marrow acquitted of fraud", "Valdoria minister Ilsa Marrow found not guilty of fraud"),
+    # negated on both sides, in different words
+    ("Valdoria's Marrow will not seek second term", "Marrow won't seek second term as Valdoria president"),
+    ("Valdoria PM Marrow says she will not resign", "Valdoria PM Marrow refuses to resign"),
+    ("Valdoria's Marrow survives no-confidence vote", "Marrow survives no-confidence vote in Valdoria parliament"),
 ])
 def test_paraphrased_headline_matches(first, second):
     fps = headlines(first, second)
@@ -131,6 +135,14 @@ def test_paraphrased_headline_matches(first, second):
     ("Valdoria shares open lower", "Valdoria shares close lower"),  # opposite words
     # a negated verdict is the opposite verdict: the plea hearing and the plea deal are two reports
     ("Valdoria minister Ilsa Marrow pleads not guilty to fraud", "Valdoria minister Ilsa Marrow pleads guilty to fraud"),
+    # opposite actions in the same template
+    ("Valdoria central bank raises interest rates", "Valdoria central bank cuts interest rates"),
+    ("Valdoria confirms Marrow will attend summit", "Valdoria denies Marrow will attend summit"),
+    ("Valdoria senate passes budget bill", "Valdoria senate rejects budget bill"),
+    ("Valdoria court upholds ban on street protests", "Valdoria court overturns ban on street protests"),
+    # one side negated
+    ("Valdoria prime minister Ilsa Marrow says she will resign", "Valdoria prime minister Ilsa Marrow says she will not resign"),
+    ("Valdoria launches weather satellite", "Valdoria fails to launch weather satellite"),
 ])
 def test_same_template_with_different_facts_does_not_match(first, second):
     fps = headlines(first, second)

@@ -70,3 +70,22 @@ def test_hyphenated_names_are_separate_names():
 
     names, _, _ = extract_facts("Marrow-Lund pact signed", "Ilsa Marrow met Ari Lund in Ostrava.")
     assert {"marro", "lund"} <= set(names)
+
+
+def test_a_headline_is_negated_by_not_never_nt_and_failing_or_refusing_to():
+    from streams.fingerprint import negated
+
+    for title in ("PM says she will not resign", "Marrow won't seek second term", "Valdoria never paid its debt",
+                  "Rocket fails to reach orbit", "Marrow refuses to quit", "No survivors found after crash"):
+        assert negated(title), title
+    # "no" as a prefix or a number, and a negated verdict (read as its opposite word instead)
+    for title in ("Marrow survives no-confidence vote", "Protest outside No 10", "No. 1 seed knocked out",
+                  "Marrow found not guilty of fraud", "Marrow resigns"):
+        assert not negated(title), title
+
+
+def test_the_negation_travels_in_the_sketch():
+    f = Fingerprinter(embedder=None)
+    assert Sketch.decode(f.fingerprint(prepare("PM will not resign on Monday", "")).sketch).negated
+    plain = Sketch.decode(f.fingerprint(prepare("PM will resign on Monday", "")).sketch)
+    assert not plain.negated and plain.weekdays == 1   # the weekday bits are unchanged
