@@ -31,7 +31,8 @@ from typing import Iterable, Sequence
 import xxhash
 
 from .embed import cosine
-from .fingerprint import LEAD_PERM, NUM_PERM, Fingerprint, Sketch, term_hash as _term_hash
+from .fingerprint import LEAD_PERM, NUM_PERM, Fingerprint, Sketch, place_hash, term_hash as _term_hash
+from .places import ALIASES, PARENT, within
 from .state import KeyValueStore
 
 KINDS = ("exact", "near", "rewrite")
@@ -303,6 +304,21 @@ def opposed(a: Sketch, b: Sketch) -> bool:
     return False
 
 
+# A place's hash -> the hashes of the places it lies within, itself included ("houston" -> houston, us).
+_PLACE_WITHIN = {place_hash(p): frozenset(place_hash(q) for q in within(p)) for p in {*ALIASES.values(), *PARENT}}
+
+
+def places_clash(a: Sketch, b: Sketch) -> bool:
+    """Each headline names a place that the other neither names nor lies within: "... in Texas" /
+    "... in Ohio" clash, "... in Mumbai" / "... in India" do not, nor does a headline that names
+    no place. Same-template reports of two places are two stories (two earthquakes, two escapes)."""
+    if not a.places or not b.places:
+        return False
+    around_a = frozenset().union(*(_PLACE_WITHIN.get(p, (p,)) for p in a.places))
+    around_b = frozenset().union(*(_PLACE_WITHIN.get(p, (p,)) for p in b.places))
+    return not a.places <= around_b and not b.places <= around_a
+
+
 def headline_evidence(a: Sketch, b: Sketch) -> dict[str, float]:
     return {"cosine": cosine(a.embedding, b.embedding),
             "words": 2 * len(a.terms & b.terms) / max(1, len(a.terms) + len(b.terms)),
@@ -323,7 +339,7 @@ def rewrite_similarity(a: Sketch, b: Sketch) -> float | None:
     """The rewrite-tier score (embedding cosine), or None when the evidence is not enough."""
     if not a.embedding or not b.embedding:
         return None
-    if _disjoint(a.weekdays, b.weekdays) or a.negated != b.negated or opposed(a, b):
+    if _disjoint(a.weekdays, b.weekdays) or a.negated != b.negated or opposed(a, b) or places_clash(a, b):
         return None
     if a.headline_only and b.headline_only:
         evidence = headline_evidence(a, b)

@@ -41,6 +41,7 @@ import rensa
 import xxhash
 
 from .embed import quantise
+from .places import places_in
 from .prepare import PreparedText
 
 SHINGLE = 3  # words per shingle
@@ -55,11 +56,12 @@ TERM_LIMIT = 4  # salient headline terms -> at most 6 pair keys
 # TERM_LIMIT terms are the same ones a full article with that headline uses, so the two still meet.
 HEADLINE_TERM_LIMIT = 5
 FACT_LIMIT = 8  # names kept per article
+PLACE_LIMIT = 4  # places kept per headline
 NUMBER_LIMIT = 4
 HEADLINE_TERMS = 8  # headline word stems kept for lexical overlap
 EMBED_LEAD_WORDS = 25
 SEED = 1_234_567
-VERSION = 2
+VERSION = 3  # 3 added the headline's places; 2 is still read (as naming no places)
 
 _WORD = re.compile(r"\w+")
 # Hyphens split tokens ("Manning-WikiLeaks", "pro-Mursi"): each part is a word of its own.
@@ -122,6 +124,7 @@ class Sketch:
     minhash_bits: int = 0
     lead_bits: int = 0
     negated: bool = False  # the headline negates what it reports ("will not resign"); see negated()
+    places: frozenset[int] = frozenset()  # the places the headline names (place_hash, streams.places)
 
     @property
     def minhash(self) -> np.ndarray:
@@ -140,7 +143,7 @@ class Sketch:
     @classmethod
     def _decode(cls, raw: bytes) -> "Sketch":
         version, flags, shingles = _HEADER.unpack_from(raw, 0)
-        if version != VERSION:
+        if version not in (2, VERSION):
             raise ValueError(f"sketch version {version}")
         off = _HEADER.size
         minhash_bits = lead_bits = 0
@@ -150,13 +153,17 @@ class Sketch:
             off += NUM_PERM + LEAD_PERM
         n_names, n_numbers, n_terms, n_emb, day_byte = raw[off:off + 5]
         off += 5
-        n_facts = n_names + n_numbers + n_terms
-        facts = struct.unpack_from(f"<{n_facts}H", raw, off)
-        off += 2 * n_facts
+        n_places = 0
+        if version >= 3:
+            n_places = raw[off]
+            off += 1
+        n_terms_end = n_names + n_numbers + n_terms
+        facts = struct.unpack_from(f"<{n_terms_end + n_places}H", raw, off)
+        off += 2 * (n_terms_end + n_places)
         return cls(bool(flags & 1), shingles, frozenset(facts[:n_names]),
-                   frozenset(facts[n_names:n_names + n_numbers]), frozenset(facts[n_names + n_numbers:]),
+                   frozenset(facts[n_names:n_names + n_numbers]), frozenset(facts[n_names + n_numbers:n_terms_end]),
                    day_byte & _WEEKDAY_BITS, raw[off:off + n_emb], minhash_bits, lead_bits,
-                   bool(day_byte & NEGATED_BIT))
+                   bool(day_byte & NEGATED_BIT), frozenset(facts[n_terms_end:]))
 
 
 _EMPTY = np.zeros(0, dtype=np.uint8)
@@ -204,6 +211,11 @@ def _words(text: str) -> list[bytes]:
 @lru_cache(maxsize=1 << 16)
 def _h16(text: str) -> int:
     return xxhash.xxh3_64_intdigest(text.encode()) & 0xFFFF
+
+
+def place_hash(place: str) -> int:
+    """How a canonical place (streams.places) is stored in Sketch.places."""
+    return _h16("place:" + place)
 
 
 def term_hash(word: str) -> int:
@@ -398,7 +410,8 @@ class Fingerprinter:
             version u8, flags u8 (bit 0: bare headline), shingle count u16,
             [text minhash u8 x NUM_PERM, lead minhash u8 x LEAD_PERM]  (not for a bare headline),
             n_names u8, n_numbers u8, n_terms u8, n_embedding u8, weekday mask u8 (bit 7: negated),
-            names u16 x n, numbers u16 x n, terms u16 x n, embedding bytes.
+            n_places u8, names u16 x n, numbers u16 x n, terms u16 x n, places u16 x n, embedding bytes.
+        (Version 2, still read, has no n_places and no places.)
         """
         words = _words(prepared.text)
         headline_only = len(words) < 8
@@ -432,14 +445,16 @@ class Fingerprinter:
         name_hashes = list(dict.fromkeys(_h16(n) for n in names[:FACT_LIMIT]))
         number_hashes = list(dict.fromkeys(_h16(n) for n in numbers[:NUMBER_LIMIT]))
         term_hashes = list(dict.fromkeys(_h16(t) for t in terms[:HEADLINE_TERMS]))
-        facts = struct.pack(f"<{len(name_hashes) + len(number_hashes) + len(term_hashes)}H",
-                            *name_hashes, *number_hashes, *term_hashes)
-        counts = (len(name_hashes), len(number_hashes), len(term_hashes))
+        place_hashes = list(dict.fromkeys(place_hash(p) for p in places_in(prepared.title)))[:PLACE_LIMIT]
+        facts = struct.pack(f"<{len(name_hashes) + len(number_hashes) + len(term_hashes) + len(place_hashes)}H",
+                            *name_hashes, *number_hashes, *term_hashes, *place_hashes)
+        counts = (len(name_hashes), len(number_hashes), len(term_hashes), len(place_hashes))
         day_byte = weekday_mask(prepared.title) | (NEGATED_BIT if negated(prepared.title) else 0)
         return content_hash, tuple(dict.fromkeys(keys)), body, counts, day_byte, facts
 
     @staticmethod
     def _assemble(part: tuple, embedding: bytes) -> Fingerprint:
         content_hash, keys, body, counts, day_byte, facts = part
-        sketch = body + bytes([*counts, len(embedding), day_byte]) + facts + embedding
+        n_names, n_numbers, n_terms, n_places = counts
+        sketch = body + bytes([n_names, n_numbers, n_terms, len(embedding), day_byte, n_places]) + facts + embedding
         return Fingerprint(content_hash=content_hash, keys=keys, sketch=sketch)

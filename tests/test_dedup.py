@@ -123,6 +123,9 @@ def link(fps, order, index=None):
     ("Valdoria's Marrow will not seek second term", "Marrow won't seek second term as Valdoria president"),
     ("Valdoria PM Marrow says she will not resign", "Valdoria PM Marrow refuses to resign"),
     ("Valdoria's Marrow survives no-confidence vote", "Marrow survives no-confidence vote in Valdoria parliament"),
+    # a place and the country it lies in, or the country's adjective
+    ("Bomb blast in Mumbai kills five", "Bomb blast kills five in India's Mumbai"),
+    ("Protesters clash with police in Ankara", "Turkish police clash with protesters in Turkey's capital"),
 ])
 def test_paraphrased_headline_matches(first, second):
     fps = headlines(first, second)
@@ -143,6 +146,9 @@ def test_paraphrased_headline_matches(first, second):
     # one side negated
     ("Valdoria prime minister Ilsa Marrow says she will resign", "Valdoria prime minister Ilsa Marrow says she will not resign"),
     ("Valdoria launches weather satellite", "Valdoria fails to launch weather satellite"),
+    # two places: two earthquakes, two escapes
+    ("Magnitude 6.1 earthquake strikes off Japan coast", "Magnitude 6.1 earthquake strikes off Chile coast"),
+    ("Two prisoners escape from jail in Texas", "Two prisoners escape from jail in Ohio"),
 ])
 def test_same_template_with_different_facts_does_not_match(first, second):
     fps = headlines(first, second)

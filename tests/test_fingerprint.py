@@ -89,3 +89,14 @@ def test_the_negation_travels_in_the_sketch():
     assert Sketch.decode(f.fingerprint(prepare("PM will not resign on Monday", "")).sketch).negated
     plain = Sketch.decode(f.fingerprint(prepare("PM will resign on Monday", "")).sketch)
     assert not plain.negated and plain.weekdays == 1   # the weekday bits are unchanged
+
+
+def test_a_version_2_sketch_is_still_read_as_naming_no_places():
+    # Index entries written before places were stored (sketch version 2) stay comparable.
+    f = Fingerprinter(embedder=None)
+    v3 = f.fingerprint(prepare("Storm kills 5 in Florida", "")).sketch
+    assert Sketch.decode(v3).places
+    counts_end = 4 + 5   # header (version, flags, shingles), then the five count bytes of version 2
+    v2 = bytes([2]) + v3[1:counts_end] + v3[counts_end + 1:-2 * len(Sketch.decode(v3).places) or None]
+    old, new = Sketch.decode(v2), Sketch.decode(v3)
+    assert old.places == frozenset() and (old.names, old.terms, old.numbers) == (new.names, new.terms, new.numbers)
