@@ -143,6 +143,8 @@ def test_paraphrased_headline_matches(first, second):
     ("Valdoria confirms Marrow will attend summit", "Valdoria denies Marrow will attend summit"),
     ("Valdoria senate passes budget bill", "Valdoria senate rejects budget bill"),
     ("Valdoria court upholds ban on street protests", "Valdoria court overturns ban on street protests"),
+    ("Valdoria president Marrow signs budget bill", "Valdoria president Marrow vetoes budget bill"),
+    ("Marrow corruption trial resumes in Valdoria", "Marrow corruption trial adjourned in Valdoria"),
     # one side negated
     ("Valdoria prime minister Ilsa Marrow says she will resign", "Valdoria prime minister Ilsa Marrow says she will not resign"),
     ("Valdoria launches weather satellite", "Valdoria fails to launch weather satellite"),
