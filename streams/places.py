@@ -275,17 +275,17 @@ for _line in _PARTS.strip().splitlines():
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z.'-]*")
 _LONGEST = max(len(alias.split()) for alias in ALIASES)
+# The words an alias can start with: any other capitalised word is passed over with one set lookup.
+_FIRST_WORDS = frozenset(alias.split()[0] for alias in ALIASES)
 
 
-def _lookup(words: list[str]) -> str | None:
-    # As written ("U.S."), then without a possessive or trailing punctuation ("Japan's", "Chile.").
-    phrase = " ".join(words)
-    found = ALIASES.get(phrase)
-    if found is None:
-        if phrase.endswith("'s"):
-            phrase = phrase[:-2]
-        found = ALIASES.get(phrase.rstrip(".'-"))
-    return found
+def _bare(word: str) -> str:
+    # "Japan's" -> "Japan", "Chile." -> "Chile"; "U.S." stays as written when that is an alias.
+    if word in ALIASES:
+        return word
+    if word.endswith("'s"):
+        word = word[:-2]
+    return word.rstrip(".'-")
 
 
 def places_in(text: str) -> list[str]:
@@ -293,18 +293,24 @@ def places_in(text: str) -> list[str]:
     written (capitalised, whole words, the longest alias first: "South Korea", not "Korea")."""
     words = _WORD.findall(text)
     found: list[str] = []
-    i = 0
-    while i < len(words):
-        if not words[i][0].isupper():
+    i, n_words = 0, len(words)
+    while i < n_words:
+        word = words[i]
+        if not word[0].isupper():
             i += 1
             continue
-        for n in range(min(_LONGEST, len(words) - i), 0, -1):
-            place = _lookup(words[i:i + n])
-            if place is None and n == 1 and "-" in words[i]:   # "Turkish-Syrian border"
-                for part in words[i].split("-"):
-                    part_place = _lookup([part]) if part else None
-                    if part_place is not None and part_place not in found:
-                        found.append(part_place)
+        first = _bare(word)
+        if first not in _FIRST_WORDS:
+            if "-" in word:   # "Turkish-Syrian border"
+                for part in word.split("-"):
+                    place = ALIASES.get(_bare(part)) if part else None
+                    if place is not None and place not in found:
+                        found.append(place)
+            i += 1
+            continue
+        for n in range(min(_LONGEST, n_words - i), 0, -1):
+            phrase = first if n == 1 else " ".join([word, *words[i + 1:i + n - 1], _bare(words[i + n - 1])])
+            place = ALIASES.get(phrase)
             if place is not None:
                 if place not in found:
                     found.append(place)
