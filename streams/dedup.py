@@ -40,7 +40,9 @@ KINDS = ("exact", "near", "rewrite")
 # Near tier. Resemblance alone for ordinary copies; a trimmed copy or a lead-only teaser has a
 # low resemblance but is almost wholly contained in its original AND starts the same way, so
 # containment is accepted only together with an agreeing lead. A sidebar or footer shared by two
-# different articles never changes their leads, so it cannot make them near duplicates.
+# different articles never changes their leads, so it cannot make them near duplicates. Nor does a
+# template filled in again (the daily market close, Monday's and Tuesday's; "stocks end higher" and
+# "stocks end lower"): the headline facts of different_reports() keep those apart.
 NEAR_RESEMBLANCE = 0.6
 NEAR_CONTAINMENT = 0.7
 NEAR_LEAD = 0.5
@@ -232,6 +234,8 @@ def near_similarity(a: Sketch, b: Sketch) -> float | None:
     """The near-tier score of two texts, or None when they are not near duplicates."""
     if a.headline_only or b.headline_only or min(a.shingles, b.shingles) < NEAR_MIN_SHINGLES:
         return None
+    if different_reports(a, b):   # a template filled in for another day, place or outcome
+        return None
     resemblance = _jaccard_bits(a.minhash_bits, b.minhash_bits, NUM_PERM)
     if resemblance >= NEAR_RESEMBLANCE:
         return resemblance
@@ -321,6 +325,12 @@ def places_clash(a: Sketch, b: Sketch) -> bool:
     return not a.places <= around_b and not b.places <= around_a
 
 
+def different_reports(a: Sketch, b: Sketch) -> bool:
+    """Headline facts that make two texts two reports however alike their words: different weekdays,
+    one side negated, opposite words, places that clash."""
+    return _disjoint(a.weekdays, b.weekdays) or a.negated != b.negated or opposed(a, b) or places_clash(a, b)
+
+
 def headline_evidence(a: Sketch, b: Sketch) -> dict[str, float]:
     return {"cosine": cosine(a.embedding, b.embedding),
             "words": 2 * len(a.terms & b.terms) / max(1, len(a.terms) + len(b.terms)),
@@ -341,7 +351,7 @@ def rewrite_similarity(a: Sketch, b: Sketch) -> float | None:
     """The rewrite-tier score (embedding cosine), or None when the evidence is not enough."""
     if not a.embedding or not b.embedding:
         return None
-    if _disjoint(a.weekdays, b.weekdays) or a.negated != b.negated or opposed(a, b) or places_clash(a, b):
+    if different_reports(a, b):
         return None
     if a.headline_only and b.headline_only:
         evidence = headline_evidence(a, b)

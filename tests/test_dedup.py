@@ -268,3 +268,28 @@ def test_minhash_agreement_counted_on_integers_equals_counting_values():
             expected = _corrected(float(np.count_nonzero(a == b)) / n)
             got = _jaccard_bits(int.from_bytes(a.tobytes(), "little"), int.from_bytes(b.tobytes(), "little"), n)
             assert got == expected and np.count_nonzero(a != b) == changed
+
+
+MARKET_CLOSE = (
+    "Stocks in Valdoria closed {direction} on {day} as investors weighed company earnings and new economic data. "
+    "The Valdoria 40 index {moved} {points} points, or {pct} percent, to {level}. Trading volume on the Ostrava exchange "
+    "was {volume} million shares, compared with the {average} million average of the last 20 trading days. Energy "
+    "shares led the moves, while technology stocks were mixed. Bond yields {yields} and the crown was little changed "
+    "against the euro. Analysts said markets would watch the central bank's next policy meeting closely.")
+
+
+@pytest.mark.parametrize("second_title,second_fill", [
+    ("Valdoria stocks close higher on Tuesday", dict(day="Tuesday", points="85", pct="0.2", level="4,295")),
+    ("Valdoria stocks close lower", dict(direction="lower", moved="fell", yields="fell", points="210", level="4,085")),
+])
+def test_a_template_filled_in_again_is_another_report_not_a_copy(second_title, second_fill):
+    # The daily market close reuses almost every sentence: near-tier resemblance alone would link
+    # Monday's report with Tuesday's, and a rise with a fall.
+    first_fill = dict(direction="higher", day="Monday", moved="rose", points="120", pct="0.4", level="4,210",
+                      volume="310", average="290", yields="rose")
+    f = Fingerprinter()
+    first = f.fingerprint(prepare("Valdoria stocks close higher on Monday", MARKET_CLOSE.format(**first_fill)))
+    second = f.fingerprint(prepare(second_title, MARKET_CLOSE.format(**(first_fill | second_fill))))
+    index = DedupIndex(DictStore())
+    index.probe("monday", first, 0.0)
+    assert index.probe("second", second, 1.0) is None
