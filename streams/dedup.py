@@ -46,7 +46,8 @@ KINDS = ("exact", "near", "rewrite")
 NEAR_RESEMBLANCE = 0.6
 NEAR_CONTAINMENT = 0.7
 NEAR_LEAD = 0.5
-NEAR_MIN_SHINGLES = 12  # below this a text is a headline or a stub: left to exact/rewrite
+NEAR_MIN_SHINGLES = 12
+SHORT_TEXT_SHINGLES = 60  # about 60 words: below this, a copy must also share something of the headline  # below this a text is a headline or a stub: left to exact/rewrite
 # Rewrite tier, two bare headlines: a linear score of the evidence a paraphrase keeps and a
 # different report breaks, fitted (logistic regression, weights rounded) on labelled headline pairs;
 # tools/fit_headline_rule.py refits it and measures it out of fold. A pair matches when the score
@@ -234,7 +235,7 @@ def near_similarity(a: Sketch, b: Sketch) -> float | None:
     """The near-tier score of two texts, or None when they are not near duplicates."""
     if a.headline_only or b.headline_only or min(a.shingles, b.shingles) < NEAR_MIN_SHINGLES:
         return None
-    if different_reports(a, b):   # a template filled in for another day, place or outcome
+    if not same_report(a, b):   # a template filled in again, or one stub under two stories
         return None
     resemblance = _jaccard_bits(a.minhash_bits, b.minhash_bits, NUM_PERM)
     if resemblance >= NEAR_RESEMBLANCE:
@@ -329,6 +330,18 @@ def different_reports(a: Sketch, b: Sketch) -> bool:
     """Headline facts that make two texts two reports however alike their words: different weekdays,
     one side negated, opposite words, places that clash."""
     return _disjoint(a.weekdays, b.weekdays) or a.negated != b.negated or opposed(a, b) or places_clash(a, b)
+
+
+def same_report(a: Sketch, b: Sketch) -> bool:
+    """Whether two texts alike enough to be copies (exact, near) can be copies of one report. Not
+    when their headlines report different things (different_reports). And a short text (a paywall
+    or "developing story" stub, a brief) says too little to identify a story on its own: its copy
+    must also share a headline word, name or place, or one stub would join every story it ran under."""
+    if different_reports(a, b):
+        return False
+    if min(a.shingles, b.shingles) >= SHORT_TEXT_SHINGLES:
+        return True
+    return bool(a.terms & b.terms or a.names & b.names or a.places & b.places)
 
 
 def headline_evidence(a: Sketch, b: Sketch) -> dict[str, float]:
@@ -426,12 +439,15 @@ class DedupIndex:
             rec = _Record.decode(raw)
             if rec.article_id == article_id:
                 continue
-            if ref in exact:
-                verified.append((0, 1.0, rec))
-                continue
             try:
                 theirs = Sketch.decode(rec.sketch)
             except (ValueError, struct.error):  # written by an older sketch format: cannot compare
+                theirs = None
+            if ref in exact:
+                if theirs is None or same_report(mine, theirs):
+                    verified.append((0, 1.0, rec))
+                continue   # the same words under headlines that report different things: not a copy
+            if theirs is None:
                 continue
             sim = near_similarity(mine, theirs)
             if sim is not None:

@@ -293,3 +293,17 @@ def test_a_template_filled_in_again_is_another_report_not_a_copy(second_title, s
     index = DedupIndex(DictStore())
     index.probe("monday", first, 0.0)
     assert index.probe("second", second, 1.0) is None
+
+
+STUB = ("This is a developing story and will be updated as more information becomes available from the "
+        "authorities in the region.")
+
+
+def test_one_stub_under_two_stories_is_not_a_copy():
+    # Outlets publish placeholder and paywall bodies under many headlines: the same words, two stories.
+    f = Fingerprinter()
+    index = DedupIndex(DictStore())
+    index.probe("quake", f.fingerprint(prepare("Earthquake strikes northern Valdoria", STUB)), 0.0)
+    assert index.probe("derail", f.fingerprint(prepare("Train derails near Ostrava", STUB)), 1.0) is None
+    again = index.probe("quake-again", f.fingerprint(prepare("Strong earthquake strikes Valdoria", STUB)), 2.0)
+    assert again is not None and again.root_id == "quake"
