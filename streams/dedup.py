@@ -235,17 +235,18 @@ def near_similarity(a: Sketch, b: Sketch) -> float | None:
     """The near-tier score of two texts, or None when they are not near duplicates."""
     if a.headline_only or b.headline_only or min(a.shingles, b.shingles) < NEAR_MIN_SHINGLES:
         return None
-    if not same_report(a, b):   # a template filled in again, or one stub under two stories
-        return None
     resemblance = _jaccard_bits(a.minhash_bits, b.minhash_bits, NUM_PERM)
     if resemblance >= NEAR_RESEMBLANCE:
-        return resemblance
-    small, large = sorted((a.shingles, b.shingles))
-    # |A n B| = J (|A| + |B|) / (1 + J); containment of the smaller text in the larger one.
-    containment = min(1.0, resemblance * (small + large) / ((1.0 + resemblance) * small))
-    if containment >= NEAR_CONTAINMENT and _jaccard_bits(a.lead_bits, b.lead_bits, LEAD_PERM) >= NEAR_LEAD:
-        return containment
-    return None
+        score = resemblance
+    else:
+        small, large = sorted((a.shingles, b.shingles))
+        # |A n B| = J (|A| + |B|) / (1 + J); containment of the smaller text in the larger one.
+        score = min(1.0, resemblance * (small + large) / ((1.0 + resemblance) * small))
+        if score < NEAR_CONTAINMENT or _jaccard_bits(a.lead_bits, b.lead_bits, LEAD_PERM) < NEAR_LEAD:
+            return None
+    # Alike text, checked last (most candidates fail the cheap tests above): a template filled in
+    # again, or one stub under two stories, is not a copy.
+    return score if same_report(a, b) else None
 
 
 def _disjoint(a: frozenset | int, b: frozenset | int) -> bool:

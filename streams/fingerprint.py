@@ -323,8 +323,9 @@ def _salient(terms: list[str], names: set[str], numbers: set[str], limit: int = 
     return sorted(terms[i] for i in ranked[:limit])
 
 
-def _band_keys(kind: bytes, values: np.ndarray, bands: int, rows: int) -> list[bytes]:
-    raw, width = values[:bands * rows].tobytes(), values.itemsize * rows
+def _band_keys(kind: bytes, values: list[int], bands: int, rows: int) -> list[bytes]:
+    # The values as little-endian uint32, `rows` of them (4 * rows bytes) per band.
+    raw, width = struct.pack(f"<{bands * rows}I", *values[:bands * rows]), 4 * rows
     return [kind + bytes([b]) + xxhash.xxh3_64_digest(raw[b * width:(b + 1) * width], seed=b)[:7]
             for b in range(bands)]
 
@@ -338,20 +339,13 @@ def _shingle_hashes(word_hashes: np.ndarray) -> np.ndarray:
     return (a * _MUL1) ^ (b * _MUL2) ^ c
 
 
-def _minhashes(text: np.ndarray, lead: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """NUM_PERM minhash values of the text's shingles and LEAD_PERM of the lead's, in one call."""
+def _minhashes(text: np.ndarray, lead: np.ndarray) -> tuple[list[int], list[int]]:
+    """NUM_PERM minhash values of the text's shingles and LEAD_PERM of the lead's, in one call (as
+    the lists rensa returns: turning them into arrays cost as much as computing them)."""
     flat = np.concatenate((text, lead))
     rows = rensa.RMinHash.digest_matrix_from_flat_token_hashes(flat, [0, len(text), len(flat)], NUM_PERM,
                                                               SEED).to_rows()
-    values = np.array(rows, dtype=np.uint32)
-    return values[0], values[1, :LEAD_PERM]
-
-
-def _minhash(shingles: np.ndarray, num_perm: int) -> np.ndarray:
-    if len(shingles) == 0:
-        return np.zeros(num_perm, dtype=np.uint32)
-    matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(shingles, [0, len(shingles)], num_perm, SEED)
-    return np.asarray(matrix.to_rows()[0], dtype=np.uint32)
+    return rows[0], rows[1][:LEAD_PERM]
 
 
 def _embed_text(prepared: PreparedText) -> str:
@@ -437,7 +431,7 @@ class Fingerprinter:
             keys += _band_keys(b"N", full, LSH_BANDS, LSH_ROWS)
             if len(hashes) > LEAD_WORDS:  # otherwise the lead is the text and its bands add nothing
                 keys += _band_keys(b"L", lead, LEAD_BANDS, LEAD_ROWS)
-            body = head + full.astype(np.uint8).tobytes() + lead.astype(np.uint8).tobytes()  # low bytes
+            body = head + bytes([v & 0xFF for v in full]) + bytes([v & 0xFF for v in lead])  # low bytes
         # Names and numbers come from the first LEAD_FACT_CHARS characters (about 80 words), cut at a
         # space so no word is halved.
         lead_text = prepared.text[:LEAD_FACT_CHARS]
