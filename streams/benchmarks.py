@@ -21,6 +21,7 @@ datasketch is a test/dev dependency: when it is missing the baseline figures are
 """
 from __future__ import annotations
 
+import importlib.util
 import re
 import time
 from collections import defaultdict
@@ -104,12 +105,8 @@ def dedup_speed(raw_articles: list[dict], partitions: int = 4, repeat: int = 3,
     prepared = prepare_all(raw_articles)
     prepare_s = _clock() - started
     fingerprinter = fingerprinter or Fingerprinter()
-    try:
-        import datasketch  # noqa: F401
-    except ImportError:
-        settings = {}
-    else:
-        settings = {"best": BASELINE_BEST, "cheapest": BASELINE_CHEAPEST}
+    has_baseline = importlib.util.find_spec("datasketch") is not None
+    settings = {"best": BASELINE_BEST, "cheapest": BASELINE_CHEAPEST} if has_baseline else {}
     texts = [baseline_text(p) for p in prepared]
     # The sides take turns, round after round, so a neighbour's load that comes and goes during the
     # measurement slows both alike instead of whichever side happened to run then.
