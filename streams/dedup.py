@@ -47,6 +47,7 @@ NEAR_RESEMBLANCE = 0.6
 NEAR_CONTAINMENT = 0.7
 NEAR_LEAD = 0.5
 NEAR_MIN_SHINGLES = 12
+NUMBER_SHARE = 0.5  # copies and full-text rewrites share this much of the figures (numbers_agree)
 SHORT_TEXT_SHINGLES = 60  # about 60 words: below this, a copy must also share something of the headline  # below this a text is a headline or a stub: left to exact/rewrite
 # Rewrite tier, two bare headlines: a linear score of the evidence a paraphrase keeps and a
 # different report breaks, fitted (logistic regression, weights rounded) on labelled headline pairs;
@@ -66,9 +67,11 @@ REWRITE_MIN_COSINE = 0.6
 REWRITE_WORD_WEIGHT = 0.8
 MIXED_REWRITE_SCORE = 1.4
 # Two full articles: a static embedding of headline + lead scores every same-topic story high (two
-# prison escapes look alike), so a full-text rewrite also needs most of its names shared and some
-# shared phrasing (the quotes a spun copy keeps). Never when the specific facts disagree: both name
-# numbers and share none, or both name people/places and share none.
+# prison escapes look alike), so a full-text rewrite also needs most of its names shared, half of its
+# figures (numbers_agree: a spun copy keeps them; the same minister opening a hospital and, days
+# later, a school shares the names but not the figures) and some shared phrasing (the quotes a spun
+# copy keeps). Never when the specific facts disagree: both name numbers and share none, or both name
+# people/places and share none.
 ARTICLE_REWRITE_COSINE = 0.85
 ARTICLE_REWRITE_NAMES = 3  # shared names, and at least this share of the shorter list:
 ARTICLE_REWRITE_NAME_SHARE = 0.6
@@ -333,12 +336,21 @@ def different_reports(a: Sketch, b: Sketch) -> bool:
     return _disjoint(a.weekdays, b.weekdays) or a.negated != b.negated or opposed(a, b) or places_clash(a, b)
 
 
+def numbers_agree(a: Sketch, b: Sketch) -> bool:
+    """At least half the figures of the headline and lead (of the side naming fewer) are shared, when
+    both name some: a copy or a spun rewrite keeps the figures; the same template, sentence skeleton
+    or cast of people at another event does not."""
+    if not a.numbers or not b.numbers:
+        return True
+    return len(a.numbers & b.numbers) >= NUMBER_SHARE * min(len(a.numbers), len(b.numbers))
+
+
 def same_report(a: Sketch, b: Sketch) -> bool:
     """Whether two texts alike enough to be copies (exact, near) can be copies of one report. Not
     when their headlines report different things (different_reports). And a short text (a paywall
     or "developing story" stub, a brief) says too little to identify a story on its own: its copy
     must also share a headline word, name or place, or one stub would join every story it ran under."""
-    if different_reports(a, b):
+    if different_reports(a, b) or not numbers_agree(a, b):
         return False
     if min(a.shingles, b.shingles) >= SHORT_TEXT_SHINGLES:
         return True
@@ -384,6 +396,7 @@ def rewrite_similarity(a: Sketch, b: Sketch) -> float | None:
     shared = len(a.names & b.names)
     if (cos < ARTICLE_REWRITE_COSINE or shared < ARTICLE_REWRITE_NAMES
             or shared < ARTICLE_REWRITE_NAME_SHARE * min(len(a.names), len(b.names))
+            or not numbers_agree(a, b)
             or _jaccard_bits(a.minhash_bits, b.minhash_bits, NUM_PERM) < ARTICLE_REWRITE_JACCARD):
         return None
     return max(0.0, min(1.0, cos))

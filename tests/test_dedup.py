@@ -307,3 +307,20 @@ def test_one_stub_under_two_stories_is_not_a_copy():
     assert index.probe("derail", f.fingerprint(prepare("Train derails near Ostrava", STUB)), 1.0) is None
     again = index.probe("quake-again", f.fingerprint(prepare("Strong earthquake strikes Valdoria", STUB)), 2.0)
     assert again is not None and again.root_id == "quake"
+
+
+def test_the_same_people_at_another_event_are_not_a_rewrite():
+    # Same minister, same city, same boilerplate phrasing, days apart: the figures differ.
+    lead = ("Prime Minister Ilsa Marrow on {day} opened a new {what} in Ostrava, promising shorter {wait} across the "
+            "region. Minister Ari Lund, who joined Marrow for the visit, said the {size} cost {cost} million crowns and "
+            "would serve {served} people a year. \"This is a day for every family in Ostrava,\" Marrow said. The "
+            "opposition Valdorian Labour party said the government had cut budgets elsewhere to pay for the project. "
+            "Marrow, who faces an election in the spring, has made public services the centre of her campaign.")
+    f = Fingerprinter()
+    hospital = f.fingerprint(prepare("Marrow opens new hospital wing in Ostrava", lead.format(
+        day="Monday", what="hospital wing", wait="waiting lists", size="40-bed wing", cost="85", served="6,000")))
+    school = f.fingerprint(prepare("Marrow opens new school in Ostrava", lead.format(
+        day="Thursday", what="secondary school", wait="classes", size="900-pupil school", cost="40", served="1,200")))
+    index = DedupIndex(DictStore())
+    index.probe("hospital", hospital, 0.0)
+    assert index.probe("school", school, 1.0) is None
