@@ -9,7 +9,9 @@ other side neither names nor lies within: "Texas" / "Ohio" clash, "Mumbai" / "In
 Written for this project from general knowledge: countries with their demonyms and capitals
 (a capital stands for its country in news, "Moscow says ..."), US states, the UK's nations and
 some large cities. A place that is not listed is simply not checked, so the list errs towards
-fewer vetoes, never more.
+fewer vetoes, never more. A few names are also people's (Paris, Washington, Jordan) and stay: in
+headlines they name the place far more often, and words that are mostly not places (Nice, Sofia,
+Kingston, Holland, Georgia) are left out.
 """
 from __future__ import annotations
 
