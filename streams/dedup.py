@@ -46,9 +46,9 @@ KINDS = ("exact", "near", "rewrite")
 NEAR_RESEMBLANCE = 0.6
 NEAR_CONTAINMENT = 0.7
 NEAR_LEAD = 0.5
-NEAR_MIN_SHINGLES = 12
+NEAR_MIN_SHINGLES = 12  # below this a text is a headline or a stub: left to exact/rewrite
 NUMBER_SHARE = 0.5  # copies and full-text rewrites share this much of the figures (numbers_agree)
-SHORT_TEXT_SHINGLES = 60  # about 60 words: below this, a copy must also share something of the headline  # below this a text is a headline or a stub: left to exact/rewrite
+SHORT_TEXT_SHINGLES = 60  # about 60 words: below this, a copy must also share something of the headline
 # Rewrite tier, two bare headlines: a linear score of the evidence a paraphrase keeps and a
 # different report breaks, fitted (logistic regression, weights rounded) on labelled headline pairs;
 # tools/fit_headline_rule.py refits it and measures it out of fold. A pair matches when the score

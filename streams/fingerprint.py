@@ -89,7 +89,8 @@ aug sep sept oct nov dec
 # opposite reports, and matches "not guilty" with "acquitted").
 _NEGATED = {"guilty": "acquitted"}
 _NEGATIONS = frozenset(("not", "never"))
-_NEGATED_VERDICT = re.compile(r"\b(?:not|never)\s+guilty\b", re.IGNORECASE)
+# The same phrases as one pattern, for negated(): they are read as their opposite, not as a negation.
+_NEGATED_VERDICT = re.compile(rf"\b(?:{'|'.join(sorted(_NEGATIONS))})\s+(?:{'|'.join(_NEGATED)})\b", re.IGNORECASE)
 _NEGATION = re.compile(r"\b(?:not|never|cannot)\b|n't\b|\bno\b(?![-.]|\s*\d)|\b(?:fail(?:s|ed)?|refuse[sd]?) to\b",
                        re.IGNORECASE)
 # Substrings every match of _NEGATION contains ("no" also matches "now", "economy": a cheap filter).
@@ -301,8 +302,9 @@ def _is_acronym(tok: str) -> bool:
 
 def negated(title: str) -> bool:
     """Whether the headline negates what it reports: "PM says he will not resign", "Kremlin won't
-    confirm ...", "North Korea fails to launch missile", "PM refuses to resign". A negated verdict ("not guilty") is not counted: it reads as its opposite word
-    (see extract_facts), and "no" in "no-confidence vote" or "No 10" negates nothing."""
+    confirm ...", "North Korea fails to launch missile", "PM refuses to resign". A negated verdict
+    ("not guilty") is not counted: it reads as its opposite word (see extract_facts), and "no" in
+    "no-confidence vote" or "No 10" negates nothing."""
     low = title.lower()
     if not any(cue in low for cue in _NEGATION_CUES):   # most headlines: no regex pass at all
         return False
@@ -444,7 +446,7 @@ class Fingerprinter:
         name_hashes = list(dict.fromkeys(_h16(n) for n in names[:FACT_LIMIT]))
         number_hashes = list(dict.fromkeys(_h16(n) for n in numbers[:NUMBER_LIMIT]))
         term_hashes = list(dict.fromkeys(_h16(t) for t in terms[:HEADLINE_TERMS]))
-        place_hashes = list(dict.fromkeys(place_hash(p) for p in places_in(prepared.title)))[:PLACE_LIMIT]
+        place_hashes = [place_hash(p) for p in places_in(prepared.title)[:PLACE_LIMIT]]  # distinct (test_places)
         facts = struct.pack(f"<{len(name_hashes) + len(number_hashes) + len(term_hashes) + len(place_hashes)}H",
                             *name_hashes, *number_hashes, *term_hashes, *place_hashes)
         counts = (len(name_hashes), len(number_hashes), len(term_hashes), len(place_hashes))
