@@ -402,32 +402,58 @@ def rewrite_similarity(a: Sketch, b: Sketch) -> float | None:
     return max(0.0, min(1.0, cos))
 
 
+class SketchChecks:
+    """The probe's work per candidate, in Python. streams.native has a compiled twin with the same
+    two methods and the same results (tests/test_native.py); DedupIndex takes either."""
+
+    @staticmethod
+    def rank_candidates(postings: list[tuple[bool, bytes | None]], own: bytes, limit: int) -> list[tuple[bytes, bool]]:
+        """The earlier articles named by `postings` (per key, in key order: whether it is the exact
+        key, and its posting list or None), except `own`, as (ref, named by the exact key): those named
+        by the exact key first, then by how many keys name them, ties in order of first appearance;
+        at most `limit`."""
+        hits: dict[bytes, int] = {}
+        exact: set[bytes] = set()
+        for is_exact, posted in postings:
+            if not posted:
+                continue
+            for i in range(0, len(posted) - 7, 8):   # whole 8-byte refs only
+                ref = posted[i:i + 8]
+                if ref != own:
+                    hits[ref] = hits.get(ref, 0) + 1
+                    if is_exact:
+                        exact.add(ref)
+        ranked = sorted(hits, key=lambda r: (r not in exact, -hits[r]))[:limit]
+        return [(ref, ref in exact) for ref in ranked]
+
+    @staticmethod
+    def verify(mine: bytes, theirs: bytes, via_exact: bool) -> tuple[int, float] | None:
+        """(tier, similarity) when `theirs` is a copy or rewrite of `mine` (raw sketches), else None.
+        A candidate named by the exact key is a copy unless the headlines report different things.
+        Raises ValueError on a sketch of an unknown format."""
+        a, b = Sketch.decode(mine), Sketch.decode(theirs)
+        if via_exact:
+            return (0, 1.0) if same_report(a, b) else None
+        sim = near_similarity(a, b)
+        if sim is not None:
+            return 1, sim
+        sim = rewrite_similarity(a, b)
+        return None if sim is None else (2, sim)
+
+
 class DedupIndex:
-    def __init__(self, store: KeyValueStore, window_s: float = 7 * 86400.0) -> None:
+    def __init__(self, store: KeyValueStore, window_s: float = 7 * 86400.0, checks: object | None = None) -> None:
         self.store = store
         self.window_s = window_s
+        self.checks = checks or SketchChecks()
 
     # -- reading -----------------------------------------------------------------------------
     def _record(self, ref: bytes) -> bytes | None:
         return self.store.get(_REC + ref)
 
-    def _candidates(self, keys: Sequence[bytes], own: bytes) -> tuple[dict[bytes, int], set[bytes], dict]:
-        """(hits per candidate ref, refs found through the exact key, the posting lists read): the
-        lists are handed on to _index, which appends to the same keys right after."""
-        hits: dict[bytes, int] = {}
-        exact: set[bytes] = set()
-        postings: dict[bytes, bytes | None] = {}
-        for key in keys:
-            posted = postings[key] = self.store.get(key)
-            if not posted:
-                continue
-            for i in range(0, len(posted), 8):
-                ref = posted[i:i + 8]
-                if ref != own:
-                    hits[ref] = hits.get(ref, 0) + 1
-                    if key[:1] == b"E":
-                        exact.add(ref)
-        return hits, exact, postings
+    def _postings(self, keys: Sequence[bytes]) -> dict[bytes, bytes | None]:
+        """The posting list of each key (None: no list); _index appends to the same lists after."""
+        return {key: self.store.get(key) for key in keys}
 
     def probe(self, article_id: str, fp: Fingerprint, seen_at: float,
               keys: Sequence[bytes] | None = None) -> Match | None:
@@ -440,13 +466,12 @@ class DedupIndex:
                 return None
             return Match(rec.root_id, rec.root_id, rec.root_seen_at, KINDS[rec.kind], rec.similarity)
 
-        hits, exact, postings = self._candidates(keys, own)
-        mine = Sketch.decode(fp.sketch)
+        postings = self._postings(keys)
+        ranked = self.checks.rank_candidates([(key[:1] == b"E", postings[key]) for key in keys], own, MAX_CANDIDATES)
         horizon = seen_at - self.window_s
-        ranked = sorted(hits, key=lambda r: (r not in exact, -hits[r]))[:MAX_CANDIDATES]
         verified: list[tuple[int, float, _Record]] = []
         dissent: set[str] = set()  # groups with a visible member this article does not match at all
-        for ref in ranked:
+        for ref, via_exact in ranked:
             raw = self._record(ref)
             if raw is None or _Record.seen_at_of(raw) < horizon:
                 continue  # expired, or its record was dropped
@@ -454,24 +479,20 @@ class DedupIndex:
             if rec.article_id == article_id:
                 continue
             try:
-                theirs = Sketch.decode(rec.sketch)
+                tier = self.checks.verify(fp.sketch, rec.sketch, via_exact)
             except (ValueError, struct.error):  # written by an older sketch format: cannot compare
-                theirs = None
-            if ref in exact:
-                if theirs is None or same_report(mine, theirs):
+                if via_exact:
                     verified.append((0, 1.0, rec))
-                continue   # the same words under headlines that report different things: not a copy
-            if theirs is None:
                 continue
-            sim = near_similarity(mine, theirs)
-            if sim is not None:
-                verified.append((1, _quantised(sim), rec))
+            if tier is None:
+                if not via_exact:
+                    dissent.add(rec.root_id)
                 continue
-            sim = rewrite_similarity(mine, theirs)
-            if sim is not None and self._root_agrees(mine, rec, horizon):
-                verified.append((2, _quantised(sim), rec))
-            elif sim is None:
-                dissent.add(rec.root_id)
+            kind, sim = tier
+            if kind < 2:
+                verified.append((kind, _quantised(sim), rec))
+            elif self._root_agrees(fp.sketch, rec, horizon):
+                verified.append((kind, _quantised(sim), rec))
 
         if dissent and GROUP_DISSENT_VETOES:
             # Paraphrase is not transitive: joining a group by rewrite needs every member this
@@ -486,7 +507,7 @@ class DedupIndex:
         self._index(article_id, own, fp, seen_at, keys, match, postings)
         return match
 
-    def _root_agrees(self, mine: Sketch, rec: _Record, horizon: float) -> bool:
+    def _root_agrees(self, mine: bytes, rec: _Record, horizon: float) -> bool:
         """Chain guard for the rewrite tier. Paraphrase evidence is not transitive: A ~ B and B ~ C
         does not make A ~ C, and a group root chained through loose links gathers a whole family of
         look-alike items ("stocks close higher", "stocks open lower", ...). So joining a group via a
@@ -498,10 +519,9 @@ class DedupIndex:
         if raw is None or _Record.seen_at_of(raw) < horizon:
             return ROOT_UNSEEN_AGREES
         try:
-            root = Sketch.decode(_Record.decode(raw).sketch)
+            return self.checks.verify(mine, _Record.decode(raw).sketch, False) is not None
         except (ValueError, struct.error):
             return ROOT_UNSEEN_AGREES
-        return near_similarity(mine, root) is not None or rewrite_similarity(mine, root) is not None
 
     # -- writing -----------------------------------------------------------------------------
     def _index(self, article_id: str, own: bytes, fp: Fingerprint, seen_at: float,
@@ -578,5 +598,5 @@ def tally(entries: Iterable[tuple[bytes, bytes]]) -> IndexStats:
     return IndexStats(articles, count, size)
 
 
-__all__ = ["KINDS", "Match", "DedupResult", "IndexStats", "DedupIndex", "combine", "cluster_id_for",
+__all__ = ["KINDS", "Match", "DedupResult", "IndexStats", "DedupIndex", "SketchChecks", "combine", "cluster_id_for",
            "article_ref", "near_similarity", "rewrite_similarity", "facts_disagree"]
