@@ -361,7 +361,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
         found = indexes.get(partition)
         if found is None:
             state = PartitionState(index_table, partition)
-            found = indexes[partition] = (state, DedupIndex(state, window_s=settings.dedup_window_s))
+            found = indexes[partition] = (state, DedupIndex(state, window_s=settings.dedup_window_s,
+                                                                  checks=pipeline.sketch_checks))
         return found
 
     @app.agent(probes, name="index")

@@ -42,7 +42,8 @@ class BatchProcessor:
         self.pipeline = pipeline
         window = pipeline.settings.dedup_window_s
         self.partitions = pipeline.settings.partitions
-        self.indexes = [DedupIndex(DictStore(), window_s=window) for _ in range(self.partitions)]
+        self.indexes = [DedupIndex(DictStore(), window_s=window, checks=pipeline.sketch_checks)
+                        for _ in range(self.partitions)]
         self.clock = clock
         self._sequence = 0
 

@@ -77,7 +77,7 @@ def bench_batch(settings: Settings, records: list[bytes]) -> dict:
     prepared = [prepare(a["title"], a.get("body"), a.get("html")) for a in map(orjson.loads, records)]
     started = time.perf_counter()
     for p in prepared:
-        pipeline.classifier.classify(p.title, p.text)
+        pipeline.classify(p.title, p.text)
     classify_s = time.perf_counter() - started
     return {
         "process_articles_per_s": round(len(records) / process_s, 1),
@@ -88,12 +88,18 @@ def bench_batch(settings: Settings, records: list[bytes]) -> dict:
     }
 
 
-def bench_dedup(records: list[bytes]) -> dict:
+def bench_dedup(settings: Settings, records: list[bytes]) -> dict:
     try:
         from .benchmarks import dedup_speed
     except ImportError:
         return {}
-    return dedup_speed([orjson.loads(r) for r in records])
+    from .fingerprint import Fingerprinter
+    from .pipeline import Pipeline
+
+    pipeline = Pipeline(settings)
+    python_core = Fingerprinter() if pipeline.native else None   # the reference, timed alongside
+    return dedup_speed([orjson.loads(r) for r in records], fingerprinter=pipeline.fingerprinter,
+                       checks=pipeline.sketch_checks, python_fingerprinter=python_core)
 
 
 async def _drain(bootstrap: str, topic: str, count: int, timeout: float, worker=None) -> list:
@@ -357,11 +363,14 @@ def run_bench(settings: Settings, articles: int, skip_broker: bool) -> dict:
     # SIGTERM unwinds like Ctrl-C, so the worker and the broker this bench started are stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     records = bench_articles(articles)
-    result: dict = {"articles": len(records), "partitions": settings.partitions}
+    from . import native
+
+    core = "python" if settings.core == "python" or not native.installed() else "native"
+    result: dict = {"articles": len(records), "partitions": settings.partitions, "core": core}
     progress(f"batch mode over {len(records)} articles")
     result.update(bench_batch(settings, records))
     progress("dedup step vs datasketch baseline")
-    result["dedup"] = bench_dedup(records[: min(len(records), 2000)])
+    result["dedup"] = bench_dedup(settings, records[: min(len(records), 2000)])
     if not skip_broker:
         result.update(bench_broker(settings, records, latency_records=min(600, len(records)), latency_rate=100.0))
     return result

@@ -44,9 +44,9 @@ def prepare_all(raw_articles: Iterable[dict]) -> list[PreparedText]:
 
 
 def run_ours(ids: list[str], prepared: list[PreparedText], fingerprinter: Fingerprinter,
-             partitions: int = 4) -> tuple[float, list]:
+             partitions: int = 4, checks: object | None = None) -> tuple[float, list]:
     """Seconds for fingerprint + probe + combine over all articles, and the DedupResults."""
-    indexes = [DedupIndex(DictStore()) for _ in range(partitions)]
+    indexes = [DedupIndex(DictStore(), checks=checks) for _ in range(partitions)]
     results = []
     started = _clock()
     for seen_at, (article_id, text) in enumerate(zip(ids, prepared)):
@@ -97,8 +97,11 @@ BASELINE_CHEAPEST = (1, 0.5)
 
 
 def dedup_speed(raw_articles: list[dict], partitions: int = 4, repeat: int = 3,
-                fingerprinter: Fingerprinter | None = None) -> dict:
-    """Articles per second of our dedup step and of the datasketch baseline on the same articles."""
+                fingerprinter: Fingerprinter | None = None, checks: object | None = None,
+                python_fingerprinter: Fingerprinter | None = None) -> dict:
+    """Articles per second of our dedup step and of the datasketch baseline on the same articles.
+    `fingerprinter` and `checks` are the core the pipeline runs (streams.native's compiled twin when
+    installed); `python_fingerprinter`, when given, times the Python reference too, in the same rounds."""
     n = len(raw_articles)
     ids = [str(a.get("id") or i) for i, a in enumerate(raw_articles)]
     started = _clock()
@@ -110,10 +113,12 @@ def dedup_speed(raw_articles: list[dict], partitions: int = 4, repeat: int = 3,
     texts = [baseline_text(p) for p in prepared]
     # The sides take turns, round after round, so a neighbour's load that comes and goes during the
     # measurement slows both alike instead of whichever side happened to run then.
-    ours = float("inf")
+    ours = ours_python = float("inf")
     baselines: dict[str, float | None] = {"best": None, "cheapest": None}
     for _ in range(repeat):
-        ours = min(ours, run_ours(ids, prepared, fingerprinter, partitions)[0])
+        ours = min(ours, run_ours(ids, prepared, fingerprinter, partitions, checks)[0])
+        if python_fingerprinter is not None:
+            ours_python = min(ours_python, run_ours(ids, prepared, python_fingerprinter, partitions)[0])
         for name, (shingle, threshold) in settings.items():
             seconds = run_baseline(ids, texts, shingle, threshold)[0]
             baselines[name] = min(seconds, baselines[name] or float("inf"))
@@ -139,6 +144,9 @@ def dedup_speed(raw_articles: list[dict], partitions: int = 4, repeat: int = 3,
         "speedup": round(baselines["best"] / ours, 2) if baselines["best"] and ours else None,
         "baseline_cheapest_articles_per_s": rate(baselines["cheapest"]),
         "speedup_vs_cheapest": round(baselines["cheapest"] / ours, 2) if baselines["cheapest"] and ours else None,
+        **({"python_core_ms_per_article": ms(ours_python),
+            "python_core_speedup": round(baselines["best"] / ours_python, 2) if baselines["best"] else None}
+           if python_fingerprinter is not None else {}),
     }
 
 

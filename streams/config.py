@@ -96,6 +96,8 @@ class Settings:
     # Dedup
     dedup_window_s: float = field(default_factory=lambda: _env_float("NEWSFLOW_DEDUP_WINDOW_S", 7 * 86400.0))
     expiry_interval_s: float = field(default_factory=lambda: _env_float("NEWSFLOW_EXPIRY_INTERVAL_S", 3600.0))
+    # The compiled twin of the core's hot steps (streams.native): auto (when installed), native, python
+    core: str = field(default_factory=lambda: _env_choice("NEWSFLOW_CORE", "auto", ("auto", "native", "python")))
     # Classifier
     topic_thresholds: dict = field(default_factory=_topic_thresholds)
 

@@ -356,12 +356,14 @@ def _embed_text(prepared: PreparedText) -> str:
 
 class Fingerprinter:
     def __init__(self, embedder: object | None = "default", embed_dims: int = 64,
-                 headline_embed_dims: int = 128) -> None:
+                 headline_embed_dims: int = 128, lexicon: object | None = None) -> None:
+        """`lexicon`: streams.native's compiled twin of _lexical (same output), or None."""
         if embedder == "default":
             from .embed import default_embedder
 
             embedder = default_embedder()
         self.embedder = embedder
+        self.lexicon = lexicon
         self.embed_dims = embed_dims
         self.headline_embed_dims = headline_embed_dims
 
@@ -414,6 +416,8 @@ class Fingerprinter:
             n_places u8, names u16 x n, numbers u16 x n, terms u16 x n, places u16 x n, embedding bytes.
         (Version 2, still read, has no n_places and no places.)
         """
+        if self.lexicon is not None:
+            return self.lexicon.lexical(prepared.title, prepared.text)
         words = _words(prepared.text)
         headline_only = len(words) < 8
         if headline_only:

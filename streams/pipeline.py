@@ -12,10 +12,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from . import PIPELINE_VERSION
+from . import PIPELINE_VERSION, native
 from .classify import TopicClassifier
 from .config import Settings
-from .dedup import DedupResult
+from .dedup import DedupResult, SketchChecks
 from .fingerprint import Fingerprint, Fingerprinter
 from .prepare import prepare
 from .records import Article, Rejection, parse_raw, rfc3339
@@ -62,7 +62,14 @@ class Pipeline:
                  fingerprinter: Fingerprinter | None = None) -> None:
         self.settings = settings
         self.classifier = classifier or TopicClassifier(settings.topic_thresholds)
-        self.fingerprinter = fingerprinter or Fingerprinter()
+        # The compiled twin of prepare, fingerprint, classify and the probe's checks (streams.native),
+        # or None: the Python reference runs. Same output either way.
+        self.native = native.load(settings.core, self.classifier)
+        self.fingerprinter = fingerprinter or Fingerprinter(lexicon=self.native.lexicon if self.native else None)
+        self.classify = self.native.classify if self.native else self.classifier.classify
+        self._cleaner = self.native.cleaner if self.native else None
+        #: What DedupIndex(checks=...) takes: the probe's per-candidate work, compiled or Python.
+        self.sketch_checks = self.native.sketch_checks if self.native else SketchChecks()
 
     def admit(self, data: bytes) -> Article | Rejection:
         return parse_raw(data, max_bytes=self.settings.max_record_bytes,
@@ -71,7 +78,7 @@ class Pipeline:
     def analyse(self, article: Article) -> Analysed | Rejection:
         clock = time.perf_counter
         t0 = clock()
-        prepared = prepare(article.title, article.body, article.html)
+        prepared = prepare(article.title, article.body, article.html, cleaner=self._cleaner)
         t1 = clock()
         if not _has_words(prepared.title) and not _has_words(prepared.text):
             return Rejection("empty_text", "no words left after removing markup and boilerplate")
@@ -79,7 +86,7 @@ class Pipeline:
         embedding = self.fingerprinter.embedding(prepared)
         fp = self.fingerprinter.fingerprint(prepared, embedding=embedding)
         t2 = clock()
-        topics, scores = self.classifier.classify(prepared.title, prepared.text, embedding=embedding)
+        topics, scores = self.classify(prepared.title, prepared.text, embedding=embedding)
         t3 = clock()
         return Analysed(article, prepared.text, fp, topics, scores,
                         {"prepare": t1 - t0, "fingerprint": t2 - t1, "classify": t3 - t2})

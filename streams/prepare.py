@@ -176,11 +176,15 @@ def _html_main_text(html: str) -> str:
         return ""
 
 
-def prepare(title: str, body: str | None = None, html: str | None = None) -> PreparedText:
+def prepare(title: str, body: str | None = None, html: str | None = None, cleaner: object | None = None) -> PreparedText:
+    """`cleaner`: an object with clean_title and clean_body methods that stands in for this module's
+    functions (streams.native's compiled twin, which gives the same output)."""
     try:
         text = body or ""
         if not text.strip() and html:
             text = _html_main_text(html)
+        if cleaner is not None:
+            return PreparedText(title=cleaner.clean_title(title or ""), text=cleaner.clean_body(text))
         return PreparedText(title=clean_title(title or ""), text=clean_body(text))
     except Exception:  # never raise on odd input: an empty text is dead-lettered by the caller
         return PreparedText(title=_WS.sub(" ", str(title or "")).strip(), text="")

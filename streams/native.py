@@ -1,0 +1,130 @@
+"""The compiled twin of the pure core's hot steps (native/, the Rust extension newsflow_native).
+
+The Python modules (prepare, fingerprint, classify, dedup) are the reference: readable, and what
+runs when the extension is not built. The twin gives the same output, byte for byte and float for
+float (tests/test_native.py checks every sample article and odd inputs against the reference), at a
+fraction of the cost: a worker spends its CPU on these steps, so they decide its throughput.
+
+Every table the twin needs (stop words, place names, sense phrases, model weights, the Unicode
+classes of this interpreter's `re` and str.lower) is handed over from the Python modules here, at
+start-up: the lists live in one place, and only the control flow is written twice.
+
+NEWSFLOW_CORE picks the implementation: "auto" (the default: the twin when it is installed),
+"native" (required: a worker without it stops at start with a clear error) or "python".
+"""
+from __future__ import annotations
+
+import re
+import sys
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from . import classify as _classify
+from . import dedup as _dedup
+from . import fingerprint as _fingerprint
+from . import places as _places
+from . import prepare as _prepare
+from .config import TOPICS
+
+CHOICES = ("auto", "native", "python")
+
+
+def installed() -> bool:
+    try:
+        import newsflow_native  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@lru_cache(maxsize=1)
+def python_unicode_tables() -> tuple[list[tuple[int, int]], list[tuple[int, int]], dict[str, str]]:
+    """This interpreter's `\\w` and `\\d` (as `re` sees them, by its Unicode version) as code point
+    ranges, and its str.lower() mapping of non-ASCII characters, so the twin tokenises exactly as
+    the Python does (Rust's own tables follow a newer Unicode). About 0.25 s, once per process."""
+    every = "".join(map(chr, range(sys.maxunicode + 1)))
+
+    def ranges(pattern: str) -> list[tuple[int, int]]:
+        return [(m.start(), m.end() - 1) for m in re.finditer(pattern, every)]
+
+    lower = {c: c.lower() for c in every if not c.isascii() and c.lower() != c}
+    return ranges(r"\w+"), ranges(r"\d+"), lower
+
+
+class NativeCore:
+    """The twin's objects, built from the Python modules' tables; same call shapes as the reference."""
+
+    name = "native"
+
+    def __init__(self, classifier: _classify.TopicClassifier) -> None:
+        import newsflow_native as nn
+
+        self.cleaner = nn.Preparer(_prepare._TYPOGRAPHY, _prepare._SENTENCE_END_CHARS,
+                                   _prepare.clean_title, _prepare.clean_body)
+        self._topics = _topic_model(nn, classifier)
+        self._thresholds = [classifier.thresholds[t] for t in TOPICS]
+        self.lexicon = None
+        self.sketch_checks = NativeSketchChecks(nn)
+
+    def classify(self, title: str, text: str, embedding: Any = None) -> tuple[list[str], dict[str, float]]:
+        """TopicClassifier.classify, with the classifier's thresholds."""
+        return self._topics.classify(title, text, embedding, self._thresholds)
+
+
+class NativeSketchChecks:
+    """dedup.SketchChecks, compiled."""
+
+    def __init__(self, nn: Any) -> None:
+        self.rank_candidates = nn.rank_candidates
+        self.verify = _dedup.SketchChecks.verify
+
+
+def _topic_model(nn: Any, classifier: _classify.TopicClassifier) -> Any:
+    C = _classify
+    m = classifier._m
+    embedder = classifier.embedder
+
+    def embed(title: str, text: str) -> Any:   # what classify() does when given no embedding
+        return embedder.encode(C.embed_text(title, text)) if embedder is not None else None
+
+    words, digits, lower = python_unicode_tables()
+    return nn.TopicModel(
+        topics=list(TOPICS),
+        vocab=list(m.vocab),
+        weights_z=np.asarray(m.weights_z, dtype=np.float64).tolist(),
+        cue_z=np.asarray(m.cue_z, dtype=np.float64).tolist(),
+        embed_z=np.asarray(m.embed_z, dtype=np.float32).tolist(),
+        bias_z=np.asarray(m.bias_z, dtype=np.float64).tolist(),
+        phrases_by_first={k: [(list(p), mk) for p, mk in v] for k, v in C._PHRASES_BY_FIRST.items()},
+        the_phrases_by_second={k: [(list(p), mk) for p, mk in v] for k, v in C._THE_PHRASES_BY_SECOND.items()},
+        triggers=sorted(C._TRIGGERS),
+        word_sets={name: sorted(getattr(C, "_" + name)) for name in (
+            "WAR", "WAR_IDIOM_PREV", "WAR_ON_FIGURATIVE", "RECALL", "RECALL_ELECTION_NEXT", "RECALL_ELECTION_PREV",
+            "RECALL_DIPLOMAT_NEXT", "RECALL_MEMORY_NEXT", "RECALL_MEMORY_TWO", "RECALL_SUBJECT", "ADVERB", "SHOOT",
+            "FILM_OBJ", "DETERMINER", "KILLER", "KILLER_PRAISE", "CRIME", "CRIME_GENRE_NEXT")},
+        cue_uni=dict(C._CUE_UNI),
+        cue_pairs=dict(C._CUE_PAIRS),
+        n_cue_lexicons=len(C.CUE_LEXICONS),
+        recall_word_uni=sorted(C._RECALL_WORD_UNI),
+        recall_word_pairs=sorted(C._RECALL_WORD_PAIRS),
+        product_cue_uni=sorted(C._PRODUCT_CUE_UNI),
+        product_cue_pairs=sorted(C._PRODUCT_CUE_PAIRS),
+        body_chars=C.BODY_CHARS,
+        recall_gate_penalty=C.RECALL_GATE_PENALTY,
+        word_ranges=words,
+        digit_ranges=digits,
+        lower_map=lower,
+        embed=embed,
+    )
+
+
+def load(choice: str, classifier: _classify.TopicClassifier) -> NativeCore | None:
+    """The twin for NEWSFLOW_CORE=`choice`, or None when the Python reference is to run."""
+    if choice == "python" or (choice == "auto" and not installed()):
+        return None
+    if not installed():
+        raise SystemExit("newsflow: NEWSFLOW_CORE=native, but the compiled core is not installed "
+                         "(build it with `make venv`, which needs cargo, or `pip install ./native`)")
+    return NativeCore(classifier)
