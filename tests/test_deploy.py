@@ -411,8 +411,10 @@ def test_dockerfile_pins_its_base_and_dependencies_and_runs_unprivileged(manifes
     by_kind: dict[str, list[str]] = {}
     for kind, argument in instructions:
         by_kind.setdefault(kind, []).append(argument)
-    (base,) = by_kind["FROM"]
-    assert re.fullmatch(r"python:3\.11\.\d+-slim(-\w+)?", base), base
+    bases = by_kind["FROM"]   # the native/ wheel's build stage, then the image
+    for base in bases:
+        assert re.fullmatch(r"python:3\.11\.\d+-slim(-\w+)?( AS \w+)?", base), base
+    assert len({base.split()[0] for base in bases}) == 1, "both stages build for the same interpreter"
     user = by_kind["USER"][-1]
     uid = user.split(":")[0]
     assert uid.isdigit() and int(uid) != 0, "USER must be a numeric non-root uid (runAsNonRoot checks it)"
@@ -437,7 +439,7 @@ def test_dockerignore_lets_in_exactly_what_the_image_copies():
     allowed = {line[1:].rstrip("/") for line in lines if line.startswith("!")}
     copied = set()
     for kind, argument in dockerfile_instructions():
-        if kind == "COPY":
+        if kind == "COPY" and not argument.startswith("--from="):   # --from copies from a build stage
             copied.update(argument.split()[:-1])
     assert copied == allowed
     for path in copied:
