@@ -29,6 +29,7 @@ from typing import Any
 
 import faust
 import orjson
+from aiokafka.partitioner import DefaultPartitioner
 from faust.sensors import Monitor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -281,14 +282,30 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
 
     enriched_name = settings.topic_enriched
 
-    async def send_enriched(key: bytes, value: bytes) -> Any:
-        # One record per article: straight to the producer (the same client and partitioner Faust's
-        # Topic.send ends in), without Faust's per-message wrapping, which cost as much as the rest
-        # of publishing. A refused record stops the worker, as in checked_send. Returns the
-        # delivery future.
-        fut = await app.producer.send(enriched_name, key, value, None, None, None)
-        fut.add_done_callback(lambda f: on_record_delivery(enriched_name, f))
-        return fut
+    enriched_partitioner = DefaultPartitioner()
+
+    async def send_enriched(records: list[tuple[bytes, bytes]]) -> list[Any]:
+        # One record per article, keyed by article id, in the partition Kafka's default partitioner
+        # gives the key (the one Topic.send would pick). The records of a batch go to the producer as
+        # one record batch per partition: a send per record cost more than building the record did.
+        # A refused batch stops the worker, as in checked_send. Returns the delivery futures.
+        producer = app.producer._ensure_producer()   # the aiokafka producer Faust's Producer wraps
+        partitions = sorted(await producer.partitions_for(enriched_name))
+        by_partition: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
+        for key, value in records:
+            by_partition[enriched_partitioner(key, partitions, partitions)].append((key, value))
+        deliveries = []
+        for partition, items in by_partition.items():
+            batch = producer.create_batch()
+            for key, value in items:
+                if batch.append(key=key, value=value, timestamp=None) is None:   # full: send it, go on
+                    deliveries.append(await producer.send_batch(batch, enriched_name, partition=partition))
+                    batch = producer.create_batch()
+                    batch.append(key=key, value=value, timestamp=None)   # an empty batch takes any record
+            deliveries.append(await producer.send_batch(batch, enriched_name, partition=partition))
+        for fut in deliveries:
+            fut.add_done_callback(lambda f: on_record_delivery(enriched_name, f))
+        return deliveries
 
     async def send_deadletter(data: bytes, rejection: Rejection, message: Any) -> None:
         record = deadletter_record(data, rejection, topic=message.topic, partition=message.partition,
@@ -411,13 +428,14 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
             state = pendings[partition] = PartitionState(pending_table, partition)
         return state
 
-    async def publish(article: dict, answers_by_partition: dict, adopts_out: dict[int, list]) -> Any:
+    def publish(article: dict, answers_by_partition: dict, adopts_out: dict[int, list]) -> tuple[bytes, bytes]:
+        """The enriched record of a complete article, as (key, value) for send_enriched."""
         started = time.perf_counter()
         matches = [Match.from_dict(m) for m in answers_by_partition.values() if m]
         result = combine(article["id"], matches)
         now = time.time()
         record = Pipeline.enriched(article, result, ingested_at=article["ingested_at"], processed_at=now)
-        delivery = await send_enriched(article["id"].encode(), orjson.dumps(record))
+        enriched = (article["id"].encode(), orjson.dumps(record))
         if result.duplicate_of is not None:
             # Every partition that indexed this article learns which group it joined, so a later
             # copy found there through this article points at the group's first member.
@@ -431,14 +449,14 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
             metrics.topics_by_name[topic].inc()
         metrics.stage_by_name["publish"].observe(time.perf_counter() - started)
         metrics.latency.observe(max(0.0, now - article["ingested_at"]))
-        return delivery
+        return enriched
 
     @app.agent(answers, name="decide")
     async def decide(stream: Any) -> None:
         async for events in stream.take_events(batch_max, within=batch_within):
             adopts_out: dict[int, list] = defaultdict(list)
             touched: set[int] = set()
-            deliveries: list[Any] = []
+            outgoing: list[tuple[bytes, bytes]] = []
             for event in events:
                 partition = event.message.partition
                 state = pending_for(partition)
@@ -468,13 +486,13 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
                         state.delete(article_key)
                     if stored is not None:
                         state.delete(status_key)
-                    deliveries.append(await publish(article, status["answers"], adopts_out))
+                    outgoing.append(publish(article, status["answers"], adopts_out))
             # The pending entries of published articles are removed only once the broker has their
             # enriched records: had one been refused, the worker stops (on_record_delivery) with the
             # entries still pending, and the redelivered answers publish them after the restart.
             # Waiting costs this agent one produce round trip per batch, not CPU.
-            if deliveries:
-                await asyncio.gather(*deliveries, return_exceptions=True)
+            if outgoing:
+                await asyncio.gather(*await send_enriched(outgoing), return_exceptions=True)
             if app.refused is not None:
                 return
             now = time.time()

@@ -40,17 +40,37 @@ def installed() -> bool:
 
 
 @lru_cache(maxsize=1)
+def _every_character() -> str:
+    """Every code point, at its own index (lone surrogates included: a str can hold them)."""
+    return "".join(map(chr, range(sys.maxunicode + 1)))
+
+
+@lru_cache(maxsize=1)
 def python_unicode_tables() -> tuple[list[tuple[int, int]], list[tuple[int, int]], dict[str, str]]:
     """This interpreter's `\\w` and `\\d` (as `re` sees them, by its Unicode version) as code point
     ranges, and its str.lower() mapping of non-ASCII characters, so the twin tokenises exactly as
     the Python does (Rust's own tables follow a newer Unicode). About 0.25 s, once per process."""
-    every = "".join(map(chr, range(sys.maxunicode + 1)))
+    every = _every_character()
 
     def ranges(pattern: str) -> list[tuple[int, int]]:
         return [(m.start(), m.end() - 1) for m in re.finditer(pattern, every)]
 
     lower = {c: c.lower() for c in every if not c.isascii() and c.lower() != c}
     return ranges(r"\w+"), ranges(r"\d+"), lower
+
+
+@lru_cache(maxsize=1)
+def python_char_classes() -> dict[str, Any]:
+    """The characters `re` counts as \\w, \\s and \\d, and the non-ASCII characters that match an
+    ASCII letter under IGNORECASE ("ſ" matches "s", the Kelvin sign "k"), so the fingerprint's
+    scanners read characters exactly as the Python's regular expressions do."""
+    every = _every_character()
+    word, space, decimal = ("".join(re.findall(p, every)) for p in (r"\w", r"\s", r"\d"))
+    ignorecase = {}
+    for ch in re.findall(r"[a-z]", every[0x80:], re.IGNORECASE):
+        (letter,) = [x for x in "abcdefghijklmnopqrstuvwxyz" if re.fullmatch(x, ch, re.IGNORECASE)]
+        ignorecase[ch] = letter
+    return {"word_chars": word, "space_chars": space, "decimal_chars": decimal, "ignorecase_letters": ignorecase}
 
 
 class NativeCore:
@@ -65,7 +85,7 @@ class NativeCore:
                                    _prepare.clean_title, _prepare.clean_body)
         self._topics = _topic_model(nn, classifier)
         self._thresholds = [classifier.thresholds[t] for t in TOPICS]
-        self.lexicon = None
+        self.lexicon = _lexicon(nn)
         self.sketch_checks = NativeSketchChecks(nn)
 
     def classify(self, title: str, text: str, embedding: Any = None) -> tuple[list[str], dict[str, float]]:
@@ -73,12 +93,37 @@ class NativeCore:
         return self._topics.classify(title, text, embedding, self._thresholds)
 
 
+def _lexicon(nn: Any) -> Any:
+    """fingerprint.Fingerprinter._lexical, compiled: lexicon.lexical(title, text) -> the same tuple."""
+    f, pl = _fingerprint, _places
+    constants = {name: getattr(f, name) for name in (
+        "SHINGLE", "NUM_PERM", "LSH_BANDS", "LSH_ROWS", "LEAD_WORDS", "LEAD_FACT_CHARS", "LEAD_PERM", "LEAD_BANDS",
+        "LEAD_ROWS", "TERM_LIMIT", "HEADLINE_TERM_LIMIT", "FACT_LIMIT", "PLACE_LIMIT", "NUMBER_LIMIT",
+        "HEADLINE_TERMS", "SEED", "VERSION", "NEGATED_BIT")}
+    constants["MUL1"], constants["MUL2"] = int(f._MUL1), int(f._MUL2)
+    # The lead-fact scanner reads _NUMBER_WORDS as the number words of _LEAD_FACT's pattern.
+    assert "|".join(f._NUMBER_WORDS) in f._LEAD_FACT.pattern
+    return nn.Lexicon(
+        stop_words=sorted(f._STOP), number_words=list(f._NUMBER_WORDS.items()), negated=list(f._NEGATED.items()),
+        negations=sorted(f._NEGATIONS), negation_cues=list(f._NEGATION_CUES), weekdays=f._WEEKDAYS,
+        aliases=pl.ALIASES, first_words=sorted(pl._FIRST_WORDS), longest_alias=pl._LONGEST,
+        constants=constants, **python_char_classes())
+
+
 class NativeSketchChecks:
-    """dedup.SketchChecks, compiled."""
+    """dedup.SketchChecks, compiled: rank_candidates(postings, own, limit) and
+    verify(mine, theirs, via_exact), with the same results and the same exceptions."""
 
     def __init__(self, nn: Any) -> None:
+        J = nn.SketchJudge
+        constants = {k: getattr(_dedup, k) for k in J.DEDUP_CONSTANTS}
+        constants |= {k: getattr(_fingerprint, k) for k in J.SKETCH_CONSTANTS}
+        blank = _fingerprint.Sketch(True, 0, frozenset(), frozenset(), frozenset(), 0, b"")
+        order = list(_dedup.headline_evidence(blank, blank))   # the order headline_score sums in
+        self.judge = J(constants, _dedup._OPPOSITES, _dedup._PLACE_WITHIN,
+                       [(k, _dedup.HEADLINE_WEIGHTS[k]) for k in order])
         self.rank_candidates = nn.rank_candidates
-        self.verify = _dedup.SketchChecks.verify
+        self.verify = self.judge.verify
 
 
 def _topic_model(nn: Any, classifier: _classify.TopicClassifier) -> Any:

@@ -14,13 +14,15 @@ import shutil
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from streams import native
 from streams.config import Settings
 from streams.dedup import SketchChecks
 from streams.pipeline import Pipeline
-from streams.prepare import clean_body, clean_title, prepare
+from streams.fingerprint import NUM_PERM, SEED, Fingerprinter
+from streams.prepare import PreparedText, clean_body, clean_title, prepare
 
 REPO = Path(__file__).resolve().parent.parent
 DEV_DATA = REPO.parent / "shared" / "data"
@@ -87,6 +89,58 @@ def test_topic_scores_are_identical():
             reference.classify(prepared.title, prepared.text, embedding=embedding), title
     # Without an embedding both compute it themselves.
     assert twin.classify("Army shells the city", "Troops fired.") == reference.classify("Army shells the city", "Troops fired.")
+
+
+def test_fingerprints_are_identical():
+    twin, reference = pipelines()
+    plain = Fingerprinter(embedder=None)
+    for title, body in texts():
+        for prepared in (prepare(title, body), PreparedText(title, body)):   # prepared, and raw text as it is
+            assert twin.fingerprinter._lexical(prepared) == plain._lexical(prepared), title
+
+
+def test_the_minhash_is_rensas():
+    # The twin reproduces rensa 0.5.0's token hash and sketch (pinned in pyproject.toml): a new rensa
+    # that hashes differently would change the Python reference's fingerprints, and this says so.
+    import rensa
+
+    lexicon = pipelines()[0].native.lexicon
+    rng = random.Random(5)
+    for n in (1, 2, 3, 40, 600):
+        words = [rng.choice(ODD[6:20]).encode()[: rng.randint(0, 30)] for _ in range(n)]
+        hashes = rensa.RMinHash.hash_token_sets([words])[0]
+        assert lexicon.token_hashes(words) == list(hashes)
+        expected = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
+            np.asarray(hashes, dtype=np.uint64), [0, n], NUM_PERM, SEED).to_rows()[0]
+        assert lexicon.minhash(list(hashes)) == list(expected)
+
+
+def outcome(check, *args):
+    try:
+        return check(*args)
+    except Exception as exc:   # the same exception type and message is part of the contract
+        return type(exc).__name__, str(exc)
+
+
+def test_candidate_verification_is_identical():
+    twin, reference = pipelines()
+    sketches = [reference.fingerprinter.fingerprint(prepare(t, b)) for t, b in texts()]
+    by_key: dict[bytes, list[bytes]] = {}
+    for fp in sketches:
+        for key in fp.keys:
+            by_key.setdefault(key, []).append(fp.sketch)
+    pairs = [(a, b) for group in by_key.values() for a in group[:20] for b in group[:20] if a is not b]
+    rng = random.Random(11)
+    pairs += [(rng.choice(sketches).sketch, rng.choice(sketches).sketch) for _ in range(20_000)]
+    damaged = [s.sketch[:rng.randint(0, len(s.sketch))] for s in rng.sample(sketches, 300)]
+    pairs += [(rng.choice(sketches).sketch, d) for d in damaged] + [(d, rng.choice(sketches).sketch) for d in damaged]
+    tiers = set()
+    for mine, theirs in pairs:
+        for via_exact in (False, True):
+            expected = outcome(SketchChecks.verify, mine, theirs, via_exact)
+            assert outcome(twin.sketch_checks.verify, mine, theirs, via_exact) == expected
+            tiers.add(expected[0] if expected else None)
+    assert {0, 1, 2, None} <= tiers   # every tier was exercised
 
 
 def test_candidate_ranking_is_identical():

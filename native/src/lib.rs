@@ -5,6 +5,8 @@
 use pyo3::prelude::*;
 
 mod classify;
+mod dedup;
+mod fingerprint;
 mod postings;
 mod prepare;
 
@@ -12,6 +14,8 @@ mod prepare;
 fn newsflow_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("VERSION", env!("CARGO_PKG_VERSION"))?;
     classify::register(m)?;
+    dedup::register(m)?;
+    fingerprint::register(m)?;
     postings::register(m)?;
     prepare::register(m)?;
     Ok(())
