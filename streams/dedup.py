@@ -426,6 +426,31 @@ class SketchChecks:
         ranked = sorted(hits, key=lambda r: (r not in exact, -hits[r]))[:limit]
         return [(ref, ref in exact) for ref in ranked]
 
+    @classmethod
+    def screen(cls, mine: bytes, article_id: str, horizon: float,
+               candidates: list[tuple[bytes | None, bool]]) -> list[tuple[int, float, "_Record"]]:
+        """The candidates (stored record or None, named by the exact key) that `mine` copies or
+        rewrites, as (tier, similarity, record), and those it does not match at all, as (-1, 0.0,
+        record); missing or expired records and the article's own are passed over."""
+        screened: list[tuple[int, float, _Record]] = []
+        for raw, via_exact in candidates:
+            if raw is None or _Record.seen_at_of(raw) < horizon:
+                continue  # expired, or its record was dropped
+            rec = _Record.decode(raw)
+            if rec.article_id == article_id:
+                continue
+            try:
+                tier = cls.verify(mine, rec.sketch, via_exact)
+            except (ValueError, struct.error):  # written by an older sketch format: cannot compare
+                if via_exact:
+                    screened.append((0, 1.0, rec))
+                continue
+            if tier is not None:
+                screened.append((*tier, rec))
+            elif not via_exact:   # the same words under headlines that report different things: no dissent
+                screened.append((-1, 0.0, rec))
+        return screened
+
     @staticmethod
     def verify(mine: bytes, theirs: bytes, via_exact: bool) -> tuple[int, float] | None:
         """(tier, similarity) when `theirs` is a copy or rewrite of `mine` (raw sketches), else None.
@@ -471,27 +496,11 @@ class DedupIndex:
         horizon = seen_at - self.window_s
         verified: list[tuple[int, float, _Record]] = []
         dissent: set[str] = set()  # groups with a visible member this article does not match at all
-        for ref, via_exact in ranked:
-            raw = self._record(ref)
-            if raw is None or _Record.seen_at_of(raw) < horizon:
-                continue  # expired, or its record was dropped
-            rec = _Record.decode(raw)
-            if rec.article_id == article_id:
-                continue
-            try:
-                tier = self.checks.verify(fp.sketch, rec.sketch, via_exact)
-            except (ValueError, struct.error):  # written by an older sketch format: cannot compare
-                if via_exact:
-                    verified.append((0, 1.0, rec))
-                continue
-            if tier is None:
-                if not via_exact:
-                    dissent.add(rec.root_id)
-                continue
-            kind, sim = tier
-            if kind < 2:
-                verified.append((kind, _quantised(sim), rec))
-            elif self._root_agrees(fp.sketch, rec, horizon):
+        candidates = [(self._record(ref), via_exact) for ref, via_exact in ranked]
+        for kind, sim, rec in self.checks.screen(fp.sketch, article_id, horizon, candidates):
+            if kind < 0:
+                dissent.add(rec.root_id)
+            elif kind < 2 or self._root_agrees(fp.sketch, rec, horizon):
                 verified.append((kind, _quantised(sim), rec))
 
         if dissent and GROUP_DISSENT_VETOES:

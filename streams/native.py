@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import sys
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -124,6 +124,22 @@ class NativeSketchChecks:
                        [(k, _dedup.HEADLINE_WEIGHTS[k]) for k in order])
         self.rank_candidates = nn.rank_candidates
         self.verify = self.judge.verify
+
+    def screen(self, mine: bytes, article_id: str, horizon: float,
+               candidates: list[tuple[bytes | None, bool]]) -> list[tuple[int, float, Any]]:
+        # The records come back as their fields, all that probe() reads of them (not the sketch).
+        return [(kind, sim, _RecordFields(*fields))
+                for kind, sim, fields in self.judge.screen(mine, article_id, horizon, candidates)]
+
+
+class _RecordFields(NamedTuple):
+    """dedup._Record without its sketch."""
+    article_id: str
+    seen_at: float
+    root_id: str
+    root_seen_at: float
+    kind: int
+    similarity: float
 
 
 def _topic_model(nn: Any, classifier: _classify.TopicClassifier) -> Any:

@@ -19,7 +19,7 @@ import pytest
 
 from streams import native
 from streams.config import Settings
-from streams.dedup import SketchChecks
+from streams.dedup import SketchChecks, _Record
 from streams.pipeline import Pipeline
 from streams.fingerprint import NUM_PERM, SEED, Fingerprinter
 from streams.prepare import PreparedText, clean_body, clean_title, prepare
@@ -141,6 +141,25 @@ def test_candidate_verification_is_identical():
             assert outcome(twin.sketch_checks.verify, mine, theirs, via_exact) == expected
             tiers.add(expected[0] if expected else None)
     assert {0, 1, 2, None} <= tiers   # every tier was exercised
+
+
+def test_candidate_screening_is_identical():
+    twin, reference = pipelines()
+    arts = articles()[:400]
+    ids = [a.get("id") or f"article-{i}" for i, a in enumerate(arts)]
+    fps = [reference.fingerprinter.fingerprint(prepare(a.get("title") or "", a.get("body"))) for a in arts]
+    # Stored records as the index writes them: some matched a group, some not, one written by an
+    # unknown sketch format.
+    records = [_Record(ids[i], 1000.0 + i, ids[i] if i % 3 else ids[i // 2], 1000.0 + i // 2,
+                       -1 if i % 3 else i % 3, (i % 256) / 255, fp.sketch if i % 50 else b"\x09" + fp.sketch[1:]).encode()
+               for i, fp in enumerate(fps)]
+    rng = random.Random(13)
+    for i, fp in enumerate(fps):
+        candidates = [(rng.choice(records + [None]), rng.random() < 0.3) for _ in range(rng.randint(0, 12))]
+        horizon = rng.choice([0.0, 1000.0 + rng.randint(0, 400)])
+        got = twin.sketch_checks.screen(fp.sketch, ids[i], horizon, candidates)
+        expected = SketchChecks.screen(fp.sketch, ids[i], horizon, candidates)
+        assert [(k, s, tuple(r)) for k, s, r in got] == [(k, s, dataclasses.astuple(r)[:6]) for k, s, r in expected]
 
 
 def test_candidate_ranking_is_identical():

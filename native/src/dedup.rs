@@ -11,7 +11,7 @@
 //! bit-identical to the reference.
 use pyo3::exceptions::{PyIndexError, PyValueError, PyZeroDivisionError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple, PyType};
+use pyo3::types::{PyBytes, PyDict, PyTuple, PyType};
 use std::collections::{HashMap, HashSet};
 
 // ---------------------------------------------------------------------------------------------
@@ -730,6 +730,54 @@ fn python_sum(values: impl Iterator<Item = f64>, compensated: bool) -> f64 {
     total
 }
 
+/// A stored article record (streams.dedup._Record), borrowing the raw bytes: seen_at f64, flags u8
+/// (bit 0: it matched a group); if matched, root_seen_at f64, kind u8, similarity * 255 u8, the
+/// root id (u16 length + UTF-8); then the article id (u16 length + UTF-8), then the sketch.
+struct StoredRecord<'a> {
+    seen_at: f64,
+    article_id: &'a str,
+    root: Option<(f64, u8, u8, &'a str)>,
+    sketch: &'a [u8],
+}
+
+impl<'a> StoredRecord<'a> {
+    fn parse(raw: &'a [u8]) -> Result<StoredRecord<'a>, String> {
+        let short = || format!("a stored record of {} bytes is cut short", raw.len());
+        let f64_at = |at: usize| raw.get(at..at + 8).map(|b| f64::from_le_bytes(b.try_into().unwrap()));
+        let text_at = |at: usize| -> Result<(&'a str, usize), String> {
+            let n = raw.get(at..at + 2).map(|b| u16::from_le_bytes([b[0], b[1]]) as usize).ok_or_else(short)?;
+            let bytes = raw.get(at + 2..at + 2 + n).ok_or_else(short)?;
+            Ok((std::str::from_utf8(bytes).map_err(|e| e.to_string())?, at + 2 + n))
+        };
+        let seen_at = f64_at(0).ok_or_else(short)?;
+        let flags = *raw.get(8).ok_or_else(short)?;
+        let mut at = 9;
+        let mut root = None;
+        if flags & 1 != 0 {
+            let root_seen_at = f64_at(at).ok_or_else(short)?;
+            let (kind, sim255) = (*raw.get(at + 8).ok_or_else(short)?, *raw.get(at + 9).ok_or_else(short)?);
+            let (root_id, next) = text_at(at + 10)?;
+            root = Some((root_seen_at, kind, sim255, root_id));
+            at = next;
+        }
+        let (article_id, next) = text_at(at)?;
+        Ok(StoredRecord { seen_at, article_id, root, sketch: &raw[next..] })
+    }
+
+    /// As _Record._decode fills its fields (the sketch aside): a record that matched nothing is
+    /// its own root, with kind -1.
+    fn fields(&self) -> (String, f64, String, f64, i8, f64) {
+        match self.root {
+            Some((root_seen_at, kind, sim255, root_id)) => {
+                let root_id = if root_id.is_empty() { self.article_id } else { root_id };
+                (self.article_id.to_owned(), self.seen_at, root_id.to_owned(), root_seen_at, kind as i8,
+                 sim255 as f64 / 255.0)
+            }
+            None => (self.article_id.to_owned(), self.seen_at, self.article_id.to_owned(), self.seen_at, -1, 0.0),
+        }
+    }
+}
+
 #[pymethods]
 impl SketchJudge {
     /// constants: {name: value} for every name in DEDUP_CONSTANTS (from streams.dedup) and
@@ -816,6 +864,60 @@ impl SketchJudge {
             }
             Ok(self.rewrite_similarity(a, b).map(|sim| (2, sim)))
         })?
+    }
+
+    /// dedup.SketchChecks.screen: the candidates (stored record or None, named by the exact key)
+    /// that `mine` copies or rewrites, as (tier, similarity, record fields), and those it does not
+    /// match at all, as (-1, 0.0, record fields); missing or expired records and the article's own
+    /// are passed over. Record fields: (article_id, seen_at, root_id, root_seen_at, kind, similarity).
+    #[allow(clippy::type_complexity)]
+    fn screen<'py>(
+        &self,
+        py: Python<'py>,
+        mine: &[u8],
+        article_id: &str,
+        horizon: f64,
+        candidates: Vec<(Option<Bound<'py, PyBytes>>, bool)>,
+    ) -> PyResult<Vec<(i8, f64, (String, f64, String, f64, i8, f64))>> {
+        let mine = self.decode(mine);
+        let mut out = Vec::new();
+        for (raw, via_exact) in &candidates {
+            let Some(raw) = raw else { continue };
+            let rec = StoredRecord::parse(raw.as_bytes())
+                .map_err(|msg| PyErr::from_type(self.struct_error.bind(py).clone(), msg))?;
+            if rec.seen_at < horizon || rec.article_id == article_id {
+                continue; // expired, or the article itself (a redelivery indexed under another ref)
+            }
+            // A sketch that cannot be decoded (ValueError or struct.error in Python) was written by
+            // an older format: a candidate named by the exact key is still a copy; others are skipped.
+            let theirs = self.decode(rec.sketch);
+            let tier = match (&mine, &theirs) {
+                (Err(DecodeError::Index(msg)), _) | (_, Err(DecodeError::Index(msg))) => {
+                    return Err(PyIndexError::new_err(msg.clone()))
+                }
+                (Ok(a), Ok(b)) => {
+                    if *via_exact {
+                        self.same_report(a, b).then_some((0, 1.0))
+                    } else if let Some(sim) = self.near_similarity(a, b)? {
+                        Some((1, sim))
+                    } else {
+                        self.rewrite_similarity(a, b).map(|sim| (2, sim))
+                    }
+                }
+                _ => {
+                    if *via_exact {
+                        out.push((0, 1.0, rec.fields()));
+                    }
+                    continue;
+                }
+            };
+            match tier {
+                Some((kind, sim)) => out.push((kind, sim, rec.fields())),
+                None if !*via_exact => out.push((-1, 0.0, rec.fields())),
+                None => {}
+            }
+        }
+        Ok(out)
     }
 
     /// dedup.same_report(Sketch.decode(mine), Sketch.decode(theirs))

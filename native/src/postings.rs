@@ -13,7 +13,7 @@ use std::collections::HashMap;
 #[pyfunction]
 fn rank_candidates<'py>(
     py: Python<'py>,
-    postings: Vec<(bool, Option<Vec<u8>>)>,
+    postings: Vec<(bool, Option<Bound<'py, PyBytes>>)>,
     own: &[u8],
     limit: usize,
 ) -> PyResult<Bound<'py, PyList>> {
@@ -21,6 +21,7 @@ fn rank_candidates<'py>(
     let mut seen: HashMap<[u8; 8], usize> = HashMap::new();
     for (is_exact, posted) in &postings {
         let Some(posted) = posted else { continue };
+        let posted = posted.as_bytes();   // borrowed: a Vec<u8> would be extracted byte by byte
         // A trailing partial ref (never written by DedupIndex) is skipped, as Python's slice would
         // yield a short ref that matches nothing stored under an 8-byte key.
         for chunk in posted.chunks(8) {
