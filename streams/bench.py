@@ -1,16 +1,20 @@
 """`newsflow bench`: throughput and latency, one JSON object on stdout, progress on stderr.
 
 Figures (see README, Benchmarks):
+  core                        which implementation of the core's hot steps ran: "native" (the
+                              compiled twin, streams.native) or "python" (NEWSFLOW_CORE, or not built)
   process_articles_per_s      batch mode (`newsflow process` core) over the bench articles
   classify_articles_per_s     the classifier alone on the prepared articles
-  dedup_*                     the dedup step vs a plain datasketch MinHashLSH baseline (streams.benchmarks)
+  dedup_*                     the dedup step vs a plain datasketch MinHashLSH baseline (streams.benchmarks);
+                              with the twin, also the Python core's time and speedup in the same rounds
   pipeline_articles_per_s     one worker process through the real broker: a backlog of raw articles
                               drained to enriched records (end to end: raw -> 3 hops -> enriched),
                               from the worker's first consumed record to the last enriched one
   worker_cpu_ms_per_article   the worker process's CPU time over that drain, per article (Linux)
   worker_stage_ms_per_article where that time went: the worker's own per-stage timers (its
                               newsflow_stage_duration_seconds sums) per article: the pure core's
-                              prepare, fingerprint, classify and dedup, and publish
+                              prepare, fingerprint, classify and dedup, and publish (building the
+                              enriched records; sending them is Kafka client time, counted in other)
   worker_other_ms_per_article the rest of the worker's CPU per article: Kafka clients, Faust, the
                               internal hops' encoding, table state and changelogs
   passthrough_articles_per_s  plain aiokafka consume + produce of the same records on the same broker

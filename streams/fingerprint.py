@@ -356,14 +356,17 @@ def _embed_text(prepared: PreparedText) -> str:
 
 class Fingerprinter:
     def __init__(self, embedder: object | None = "default", embed_dims: int = 64,
-                 headline_embed_dims: int = 128, lexicon: object | None = None) -> None:
-        """`lexicon`: streams.native's compiled twin of _lexical (same output), or None."""
+                 headline_embed_dims: int = 128, lexicon: object | None = None,
+                 embedding_model: object | None = None) -> None:
+        """`lexicon`, `embedding_model`: streams.native's compiled twins of _lexical and of the
+        embedder's unit vector and quantise (same output), or None."""
         if embedder == "default":
             from .embed import default_embedder
 
             embedder = default_embedder()
         self.embedder = embedder
         self.lexicon = lexicon
+        self.embedding_model = embedding_model
         self.embed_dims = embed_dims
         self.headline_embed_dims = headline_embed_dims
 
@@ -373,6 +376,8 @@ class Fingerprinter:
         which reads the same text."""
         if self.embedder is None:
             return None
+        if self.embedding_model is not None:
+            return self.embedding_model.unit(prepared.title, prepared.text)
         unit = getattr(self.embedder, "unit", None)
         if unit is not None:
             return unit(_embed_text(prepared))
@@ -384,6 +389,8 @@ class Fingerprinter:
         passes the vector it already has (Fingerprinter.embedding)."""
         if embedding is not None:
             part = self._lexical(prepared)
+            if self.embedding_model is not None:
+                return self._assemble(part, self.embedding_model.quantise(embedding, self._dims(part)))
             return self._assemble(part, quantise(np.asarray(embedding)[: self._dims(part)]))
         direction = getattr(self.embedder, "direction", None)
         if direction is None:

@@ -65,7 +65,9 @@ class Pipeline:
         # The compiled twin of prepare, fingerprint, classify and the probe's checks (streams.native),
         # or None: the Python reference runs. Same output either way.
         self.native = native.load(settings.core, self.classifier)
-        self.fingerprinter = fingerprinter or Fingerprinter(lexicon=self.native.lexicon if self.native else None)
+        self.fingerprinter = fingerprinter or (
+            Fingerprinter(lexicon=self.native.lexicon, embedding_model=self.native.embedding_model) if self.native
+            else Fingerprinter())
         self.classify = self.native.classify if self.native else self.classifier.classify
         self._cleaner = self.native.cleaner if self.native else None
         #: What DedupIndex(checks=...) takes: the probe's per-candidate work, compiled or Python.

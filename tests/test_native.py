@@ -21,6 +21,7 @@ from streams import native
 from streams.config import Settings
 from streams.dedup import SketchChecks, _Record
 from streams.pipeline import Pipeline
+from streams.embed import quantise
 from streams.fingerprint import NUM_PERM, SEED, Fingerprinter
 from streams.prepare import PreparedText, clean_body, clean_title, prepare
 
@@ -97,6 +98,18 @@ def test_fingerprints_are_identical():
     for title, body in texts():
         for prepared in (prepare(title, body), PreparedText(title, body)):   # prepared, and raw text as it is
             assert twin.fingerprinter._lexical(prepared) == plain._lexical(prepared), title
+
+
+def test_embeddings_are_identical():
+    twin, reference = pipelines()
+    if twin.native.embedding_model is None:
+        pytest.skip("this machine's BLAS sums in another order: the Python embedding runs")
+    for title, body in texts():
+        prepared = prepare(title, body)
+        mine, expected = twin.fingerprinter.embedding(prepared), reference.fingerprinter.embedding(prepared)
+        assert mine.dtype == expected.dtype and mine.tobytes() == expected.tobytes(), title
+        for dims in (64, 128):
+            assert twin.native.embedding_model.quantise(mine, dims) == quantise(expected[:dims])
 
 
 def test_the_minhash_is_rensas():

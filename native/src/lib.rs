@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 
 mod classify;
 mod dedup;
+mod embed;
 mod fingerprint;
 mod postings;
 mod prepare;
@@ -15,6 +16,7 @@ fn newsflow_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("VERSION", env!("CARGO_PKG_VERSION"))?;
     classify::register(m)?;
     dedup::register(m)?;
+    embed::register(m)?;
     fingerprint::register(m)?;
     postings::register(m)?;
     prepare::register(m)?;
