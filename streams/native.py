@@ -29,9 +29,6 @@ from . import places as _places
 from . import prepare as _prepare
 from .config import TOPICS
 
-CHOICES = ("auto", "native", "python")
-
-
 def installed() -> bool:
     try:
         import newsflow_native  # noqa: F401
@@ -77,8 +74,6 @@ def python_char_classes() -> dict[str, Any]:
 class NativeCore:
     """The twin's objects, built from the Python modules' tables; same call shapes as the reference."""
 
-    name = "native"
-
     def __init__(self, classifier: _classify.TopicClassifier) -> None:
         import newsflow_native as nn
 
@@ -86,6 +81,8 @@ class NativeCore:
                                    _prepare.clean_title, _prepare.clean_body)
         self._topics = _topic_model(nn, classifier)
         self._thresholds = [classifier.thresholds[t] for t in TOPICS]
+        if not _same_logits(self._topics, classifier):
+            self.classify = classifier.classify   # type: ignore[method-assign]
         self.lexicon = _lexicon(nn)
         self.embedding_model = _embedding_model(nn, _embed.default_embedder())
         self.sketch_checks = NativeSketchChecks(nn)
@@ -93,6 +90,26 @@ class NativeCore:
     def classify(self, title: str, text: str, embedding: Any = None) -> tuple[list[str], dict[str, float]]:
         """TopicClassifier.classify, with the classifier's thresholds."""
         return self._topics.classify(title, text, embedding, self._thresholds)
+
+
+def _same_logits(model: Any, classifier: _classify.TopicClassifier) -> bool:
+    """Whether the twin computes the classifier's logits on this machine. It reproduces the
+    summation order of OpenBLAS's Haswell/SkylakeX gemv kernels (what numpy runs here for the
+    model's float32 and float64 products); another BLAS or CPU family rounds differently (about
+    1e-8 apart), and then the Python classifier runs. The bag-of-words sum differs by ~1e-15 between
+    any two Python processes (it follows set order), hence the tolerance. About 10 ms, at start-up."""
+    rng = np.random.default_rng(0)
+    recalls = TOPICS.index("recalls")
+    for i in range(50):
+        v = rng.standard_normal(classifier._m.embed_z.shape[0]).astype(np.float32)
+        title, text = ("Army shells city", "Troops fired on the town at dawn.") if i % 2 else ("Film star", "")
+        evaluation = classifier._evaluate(title, text, v)
+        expected = evaluation.z.tolist()
+        if not evaluation.gate["open"]:
+            expected[recalls] -= _classify.RECALL_GATE_PENALTY
+        if any(abs(a - b) > 1e-12 for a, b in zip(model.logits(title, text, v), expected)):
+            return False
+    return True
 
 
 def _embedding_model(nn: Any, embedder: _embed.Embedder | None) -> Any:
