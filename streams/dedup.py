@@ -403,8 +403,9 @@ def rewrite_similarity(a: Sketch, b: Sketch) -> float | None:
 
 
 class SketchChecks:
-    """The probe's work per candidate, in Python. streams.native has a compiled twin with the same
-    two methods and the same results (tests/test_native.py); DedupIndex takes either."""
+    """The probe's inner work, in Python: ranking candidates, screening and verifying them, and what
+    indexing writes. streams.native has a compiled twin with the same methods and results
+    (tests/test_native.py); DedupIndex takes either."""
 
     @staticmethod
     def rank_candidates(postings: list[tuple[bool, bytes | None]], own: bytes, limit: int) -> list[tuple[bytes, bool]]:
@@ -450,6 +451,25 @@ class SketchChecks:
             elif not via_exact:   # the same words under headlines that report different things: no dissent
                 screened.append((-1, 0.0, rec))
         return screened
+
+    @staticmethod
+    def index_entries(own: bytes, article_id: str, seen_at: float, root_id: str, root_seen_at: float, kind: int,
+                      similarity: float, sketch: bytes, keys: Sequence[bytes], postings: Sequence[bytes | None],
+                      cap: int, term_cap: int) -> list[tuple[bytes, bytes]]:
+        """What indexing an article writes: its record (the _Record of these fields), then each key's
+        posting list (`postings`, in key order) with `own` appended, each key once, keeping the newest
+        `term_cap` refs for term-pair keys and `cap` for the others."""
+        entries = [(_REC + own, _Record(article_id, seen_at, root_id, root_seen_at, kind, similarity, sketch).encode())]
+        seen: set[bytes] = set()
+        for key, posted in zip(keys, postings):
+            if key in seen:   # a repeated key would see its own append
+                continue
+            seen.add(key)
+            posted = posted or b""
+            if _holds(posted, own):
+                continue
+            entries.append((key, (posted + own)[-8 * (term_cap if key[:1] == b"T" else cap):]))
+        return entries
 
     @staticmethod
     def verify(mine: bytes, theirs: bytes, via_exact: bool) -> tuple[int, float] | None:
@@ -510,9 +530,9 @@ class DedupIndex:
             verified = [v for v in verified if v[0] < 2 or v[2].root_id not in dissent]
         match: Match | None = None
         if verified:
-            # Same order as combine(), so one store and N partitions pick the same group.
-            match = min((Match(rec.article_id, rec.root_id, rec.root_seen_at, KINDS[kind], sim)
-                         for kind, sim, rec in verified), key=_strength)
+            # Same order as combine() (_strength), so one store and N partitions pick the same group.
+            kind, sim, rec = min(verified, key=lambda v: (v[0], -round(v[1], 4), v[2].root_seen_at, v[2].root_id))
+            match = Match(rec.article_id, rec.root_id, rec.root_seen_at, KINDS[kind], sim)
         self._index(article_id, own, fp, seen_at, keys, match, postings)
         return match
 
@@ -536,20 +556,14 @@ class DedupIndex:
     def _index(self, article_id: str, own: bytes, fp: Fingerprint, seen_at: float,
                keys: Sequence[bytes], match: Match | None, postings: dict[bytes, bytes | None]) -> None:
         """Store the article's record and append it to its keys' posting lists (`postings`: those
-        lists as _candidates read them for the same keys)."""
+        lists as _postings read them for the same keys)."""
         if match is None:
-            rec = _Record(article_id, seen_at, article_id, seen_at, -1, 0.0, fp.sketch)
+            root = (article_id, seen_at, -1, 0.0)
         else:
-            rec = _Record(article_id, seen_at, match.root_id, match.root_seen_at, KINDS.index(match.kind),
-                          match.similarity, fp.sketch)
-        self.store.put(_REC + own, rec.encode())
-        for key in dict.fromkeys(keys):   # each key once: a repeated key would see its own append
-            posted = postings[key] or b""
-            if _holds(posted, own):
-                continue
-            cap = MAX_POSTING_TERMS if key[:1] == b"T" else MAX_POSTING
-            posted = (posted + own)[-8 * cap:]
-            self.store.put(key, posted)
+            root = (match.root_id, match.root_seen_at, KINDS.index(match.kind), match.similarity)
+        for key, value in self.checks.index_entries(own, article_id, seen_at, *root, fp.sketch, keys,
+                                                    [postings[key] for key in keys], MAX_POSTING, MAX_POSTING_TERMS):
+            self.store.put(key, value)
 
     def adopt_root(self, article_id: str, result: DedupResult, root_seen_at: float) -> None:
         """Record the group root that `combine` chose across partitions, so a later copy of this

@@ -152,8 +152,7 @@ def _lexicon(nn: Any) -> Any:
 
 
 class NativeSketchChecks:
-    """dedup.SketchChecks, compiled: rank_candidates(postings, own, limit) and
-    verify(mine, theirs, via_exact), with the same results and the same exceptions."""
+    """dedup.SketchChecks, compiled: the same methods, results and exceptions."""
 
     def __init__(self, nn: Any) -> None:
         J = nn.SketchJudge
@@ -164,6 +163,7 @@ class NativeSketchChecks:
         self.judge = J(constants, _dedup._OPPOSITES, _dedup._PLACE_WITHIN,
                        [(k, _dedup.HEADLINE_WEIGHTS[k]) for k in order])
         self.rank_candidates = nn.rank_candidates
+        self.index_entries = nn.index_entries
         self.verify = self.judge.verify
 
     def screen(self, mine: bytes, article_id: str, horizon: float,

@@ -175,6 +175,20 @@ def test_candidate_screening_is_identical():
         assert [(k, s, tuple(r)) for k, s, r in got] == [(k, s, dataclasses.astuple(r)[:6]) for k, s, r in expected]
 
 
+def test_index_entries_are_identical():
+    rng = random.Random(17)
+    refs = [rng.randbytes(8) for _ in range(30)]
+    for i in range(2000):
+        own = rng.choice(refs)
+        keys = [rng.choice([b"T", b"N", b"E", b"L"]) + rng.randbytes(3) for _ in range(rng.randint(0, 8))]
+        keys += rng.sample(keys, min(len(keys), rng.randint(0, 2)))   # repeated keys
+        postings = [b"".join(rng.choices(refs, k=rng.randint(0, 12))) if rng.random() < 0.8 else None for _ in keys]
+        root = ("article-1", 5.0, -1, 0.0) if i % 2 else ("root-" + "é" * (i % 5), 3.5, i % 3, rng.random())
+        args = (own, f"article-{i}", 1000.0 + i / 7, *root, rng.randbytes(rng.randint(0, 300)), keys, postings,
+                rng.choice([3, 256]), rng.choice([2, 64]))
+        assert pipelines()[0].sketch_checks.index_entries(*args) == SketchChecks.index_entries(*args)
+
+
 def test_candidate_ranking_is_identical():
     rng = random.Random(3)
     refs = [rng.randbytes(8) for _ in range(40)]

@@ -845,12 +845,6 @@ impl SketchJudge {
         Ok(PyTuple::new(py, SKETCH_CONSTANTS)?.unbind())
     }
 
-    /// Raises what Sketch.decode(sketch) raises (ValueError, struct.error, IndexError), else None:
-    /// probe() decodes its own sketch outside the try, so the caller checks `mine` with this once.
-    fn validate(&self, py: Python<'_>, sketch: &[u8]) -> PyResult<()> {
-        self.decode_py(py, sketch).map(|_| ())
-    }
-
     /// The probe's verdict on one candidate: with exact (it came through the exact key),
     /// (0, 1.0) if same_report else None; otherwise (1, near_similarity) when that is not None,
     /// else (2, rewrite_similarity) when that is not None, else None. Similarities unquantised.
@@ -918,81 +912,6 @@ impl SketchJudge {
             }
         }
         Ok(out)
-    }
-
-    /// dedup.same_report(Sketch.decode(mine), Sketch.decode(theirs))
-    #[pyo3(name = "same_report")]
-    fn py_same_report(&self, py: Python<'_>, mine: &[u8], theirs: &[u8]) -> PyResult<bool> {
-        self.with_pair(py, mine, theirs, |a, b| self.same_report(a, b))
-    }
-
-    /// dedup.near_similarity on the decoded sketches.
-    #[pyo3(name = "near_similarity")]
-    fn py_near_similarity(&self, py: Python<'_>, mine: &[u8], theirs: &[u8]) -> PyResult<Option<f64>> {
-        self.with_pair(py, mine, theirs, |a, b| self.near_similarity(a, b))?
-    }
-
-    /// dedup.rewrite_similarity on the decoded sketches.
-    #[pyo3(name = "rewrite_similarity")]
-    fn py_rewrite_similarity(&self, py: Python<'_>, mine: &[u8], theirs: &[u8]) -> PyResult<Option<f64>> {
-        self.with_pair(py, mine, theirs, |a, b| self.rewrite_similarity(a, b))
-    }
-
-    /// dedup.headline_score on the decoded sketches.
-    #[pyo3(name = "headline_score")]
-    fn py_headline_score(&self, py: Python<'_>, mine: &[u8], theirs: &[u8]) -> PyResult<f64> {
-        self.with_pair(py, mine, theirs, |a, b| self.headline_score_of(&self.headline_evidence(a, b)))
-    }
-
-    /// The values of dedup.headline_evidence on the decoded sketches, in the weights' order.
-    #[pyo3(name = "headline_evidence")]
-    fn py_headline_evidence(&self, py: Python<'_>, mine: &[u8], theirs: &[u8]) -> PyResult<Vec<f64>> {
-        self.with_pair(py, mine, theirs, |a, b| {
-            let evidence = self.headline_evidence(a, b);
-            self.headline_weights.iter().map(|&(kind, _)| evidence.get(kind)).collect()
-        })
-    }
-
-    /// dedup.different_reports on the decoded sketches.
-    #[pyo3(name = "different_reports")]
-    fn py_different_reports(&self, py: Python<'_>, mine: &[u8], theirs: &[u8]) -> PyResult<bool> {
-        self.with_pair(py, mine, theirs, |a, b| self.different_reports(a, b))
-    }
-
-    /// dedup.opposed on the decoded sketches.
-    #[pyo3(name = "opposed")]
-    fn py_opposed(&self, py: Python<'_>, mine: &[u8], theirs: &[u8]) -> PyResult<bool> {
-        self.with_pair(py, mine, theirs, |a, b| self.opposed(a, b))
-    }
-
-    /// dedup.places_clash on the decoded sketches.
-    #[pyo3(name = "places_clash")]
-    fn py_places_clash(&self, py: Python<'_>, mine: &[u8], theirs: &[u8]) -> PyResult<bool> {
-        self.with_pair(py, mine, theirs, |a, b| self.places_clash(a, b))
-    }
-
-    /// dedup.numbers_agree on the decoded sketches.
-    #[pyo3(name = "numbers_agree")]
-    fn py_numbers_agree(&self, py: Python<'_>, mine: &[u8], theirs: &[u8]) -> PyResult<bool> {
-        self.with_pair(py, mine, theirs, |a, b| self.numbers_agree(a, b))
-    }
-
-    /// dedup.facts_disagree on the decoded sketches.
-    #[pyo3(name = "facts_disagree")]
-    fn py_facts_disagree(&self, py: Python<'_>, mine: &[u8], theirs: &[u8]) -> PyResult<bool> {
-        self.with_pair(py, mine, theirs, |a, b| self.facts_disagree(a, b))
-    }
-
-    /// embed.cosine(a, b) of two packed 4-bit embeddings (as Sketch.embedding holds them).
-    #[staticmethod]
-    fn cosine(a: &[u8], b: &[u8]) -> f64 {
-        cosine(a, b)
-    }
-
-    /// sum(values) as this interpreter's sum() adds floats (for the parity check of the headline
-    /// score's summation).
-    fn python_sum(&self, values: Vec<f64>) -> f64 {
-        python_sum(values.into_iter(), self.compensated_sum)
     }
 }
 
