@@ -197,7 +197,11 @@ def bench_broker(settings: Settings, records: list[bytes], latency_records: int,
     env.update(KAFKA_BOOTSTRAP=bootstrap, NEWSFLOW_APP_ID=prefix, NEWSFLOW_TOPIC_RAW=f"{prefix}.raw",
                NEWSFLOW_TOPIC_ENRICHED=f"{prefix}.enriched", NEWSFLOW_TOPIC_DEADLETTER=f"{prefix}.deadletter",
                NEWSFLOW_DATA_DIR=str(tmp / "worker"), NEWSFLOW_WEB_PORT=str(_free_port()),
-               NEWSFLOW_LOG_FORMAT="text", NEWSFLOW_LOG_LEVEL="WARNING", NEWSFLOW_CORE=settings.core)
+               NEWSFLOW_LOG_FORMAT="text", NEWSFLOW_LOG_LEVEL="WARNING",
+               # The settings that tune a worker's speed are the caller's (the rest are the bench's own).
+               NEWSFLOW_CORE=settings.core, NEWSFLOW_BATCH_MAX=str(settings.batch_max),
+               NEWSFLOW_BATCH_WITHIN_S=str(settings.batch_within_s), NEWSFLOW_EVENT_LOOP=settings.event_loop,
+               NEWSFLOW_FETCH_WAIT_MS=str(settings.fetch_wait_ms), NEWSFLOW_STORE=settings.store)
     bench_settings = dataclasses.replace(settings, kafka_bootstrap=bootstrap, app_id=prefix,
                                          topic_raw=f"{prefix}.raw", topic_enriched=f"{prefix}.enriched",
                                          topic_deadletter=f"{prefix}.deadletter")
