@@ -177,7 +177,6 @@ pub struct TopicModel {
     short_words: FxMap<u128, u32>,
     words: FxMap<Box<str>, u32>,
     info: Vec<WordInfo>,
-    word_text: Vec<Box<str>>,
     lit: Literals,
     phrase_lists: Vec<Vec<(Vec<u32>, u32)>>,
     pairs: FxMap<u64, PairInfo>,
@@ -511,14 +510,6 @@ impl TopicModel {
         let mut l = Vec::with_capacity(96);
         self.raw_tokens(lead, buf, &mut l);
         (self.apply_senses(t), self.apply_senses(l))
-    }
-
-    fn tok_text<'a>(&'a self, t: &Tok, buf: &'a str) -> &'a str {
-        if t.id != UNKNOWN {
-            &self.word_text[t.id as usize]
-        } else {
-            &buf[t.start as usize..t.end as usize]
-        }
     }
 
     #[inline]
@@ -856,14 +847,12 @@ impl TopicModel {
         // The word table: every word any table names.
         let mut words: FxMap<Box<str>, u32> = FxMap::default();
         let mut info: Vec<WordInfo> = Vec::new();
-        let mut word_text: Vec<Box<str>> = Vec::new();
-        let mut intern = |w: &str, words: &mut FxMap<Box<str>, u32>, info: &mut Vec<WordInfo>| -> u32 {
+        let intern = |w: &str, words: &mut FxMap<Box<str>, u32>, info: &mut Vec<WordInfo>| -> u32 {
             if let Some(&id) = words.get(w) {
                 return id;
             }
             let id = info.len() as u32;
             words.insert(w.into(), id);
-            word_text.push(w.into());
             info.push(WordInfo { flags: 0, row: -1, cue_slot: -1, phrases: -1, the_phrases: -1 });
             id
         };
@@ -984,7 +973,6 @@ impl TopicModel {
             short_words,
             words: long_words,
             info,
-            word_text,
             lit,
             phrase_lists,
             pairs,
@@ -1079,16 +1067,6 @@ impl TopicModel {
         Ok(self.evaluate(&t, &l, &buf, emb.as_deref()))
     }
 
-    /// The tokens of _parts(title, text) (after the sense rewriting): for parity checks.
-    #[pyo3(signature = (title, text))]
-    fn parts_tokens(&self, title: Option<&str>, text: Option<&str>) -> (Vec<String>, Vec<String>) {
-        let mut buf = String::new();
-        let (t, l) = self.parts(title.unwrap_or(""), text.unwrap_or(""), &mut buf);
-        (
-            t.iter().map(|x| self.tok_text(x, &buf).to_string()).collect(),
-            l.iter().map(|x| self.tok_text(x, &buf).to_string()).collect(),
-        )
-    }
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -366,11 +366,6 @@ impl EmbeddingModel {
         self.dims
     }
 
-    /// Distinct chunks currently cached (never affects the output).
-    fn cache_size(&self) -> usize {
-        self.chunk_ids.len()
-    }
-
     /// Exactly Embedder.unit(fingerprint._embed_text(prepared)) for prepared.title, prepared.text:
     /// a new float32 array of the table's width.
     fn unit<'py>(&mut self, py: Python<'py>, title: &Bound<'py, PyString>, text: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyAny>> {

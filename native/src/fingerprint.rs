@@ -688,21 +688,6 @@ impl Lexicon {
         self.rensa_sketch(&hashes, self.c.num_perm)
     }
 
-    /// negated(title) of streams.fingerprint (exposed for tests).
-    fn negated(&self, title: &Bound<'_, PyString>) -> PyResult<bool> {
-        let lowered = python_lower(title)?;
-        Ok(self.is_negated(title.to_str()?, lowered.to_str()?))
-    }
-
-    /// places_in(text) of streams.places (exposed for tests).
-    fn places_in(&self, text: &str) -> Vec<String> {
-        self.places(text).into_iter().map(str::to_owned).collect()
-    }
-
-    /// extract_facts(title, lead) of streams.fingerprint (exposed for tests).
-    fn extract_facts(&self, title: &str, lead: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
-        self.facts(title, lead)
-    }
 }
 
 /// Python's `s.lower()` (its Unicode tables are the interpreter's, final sigma included).
