@@ -143,7 +143,12 @@ def _quantised(similarity: float) -> float:
 
 
 def _strength(m: Match) -> tuple:
-    return (KINDS.index(m.kind), -round(m.similarity, 4), m.root_seen_at, m.root_id)
+    return _ranking(KINDS.index(m.kind), m.similarity, m.root_seen_at, m.root_id)
+
+
+def _ranking(kind: int, similarity: float, root_seen_at: float, root_id: str) -> tuple:
+    """Strongest evidence first: the tier, then the similarity (to 4 places), then the earliest root."""
+    return (kind, -round(similarity, 4), root_seen_at, root_id)
 
 
 def article_ref(article_id: str) -> bytes:
@@ -530,8 +535,8 @@ class DedupIndex:
             verified = [v for v in verified if v[0] < 2 or v[2].root_id not in dissent]
         match: Match | None = None
         if verified:
-            # Same order as combine() (_strength), so one store and N partitions pick the same group.
-            kind, sim, rec = min(verified, key=lambda v: (v[0], -round(v[1], 4), v[2].root_seen_at, v[2].root_id))
+            # Same order as combine(), so one store and N partitions pick the same group.
+            kind, sim, rec = min(verified, key=lambda v: _ranking(v[0], v[1], v[2].root_seen_at, v[2].root_id))
             match = Match(rec.article_id, rec.root_id, rec.root_seen_at, KINDS[kind], sim)
         self._index(article_id, own, fp, seen_at, keys, match, postings)
         return match
