@@ -209,6 +209,8 @@ class NewsflowApp(faust.App):
 def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pipeline | None = None) -> faust.App:
     metrics = metrics or Metrics()
     pipeline = pipeline or Pipeline(settings)
+    log.info("core: %s", "native (the compiled twin, streams.native)" if pipeline.native
+             else "python (NEWSFLOW_CORE=python, or the compiled twin is not installed)")
     n = settings.partitions
     store = "rocksdb://" if settings.store == "rocksdb" else "memory://"
     app = NewsflowApp(
