@@ -32,10 +32,14 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 
 from .config import Settings
+
+if TYPE_CHECKING:   # imported where it runs: the CLI need not import the whole core to start
+    from .pipeline import Pipeline
 
 REPO = Path(__file__).resolve().parent.parent
 DEV_DATA = REPO.parent / "shared" / "data"
@@ -65,12 +69,10 @@ def bench_articles(count: int, path: Path | None = None) -> list[bytes]:
     return out
 
 
-def bench_batch(settings: Settings, records: list[bytes]) -> dict:
+def bench_batch(pipeline: Pipeline, records: list[bytes]) -> dict:
     from .batch import BatchProcessor
-    from .pipeline import Pipeline
     from .prepare import prepare
 
-    pipeline = Pipeline(settings)
     processor = BatchProcessor(pipeline)
     processor.process_record(records[0])  # load models outside the timing
     started = time.perf_counter()
@@ -95,15 +97,13 @@ def bench_batch(settings: Settings, records: list[bytes]) -> dict:
     }
 
 
-def bench_dedup(settings: Settings, records: list[bytes]) -> dict:
+def bench_dedup(pipeline: Pipeline, records: list[bytes]) -> dict:
     try:
         from .benchmarks import dedup_speed
     except ImportError:
         return {}
     from .fingerprint import Fingerprinter
-    from .pipeline import Pipeline
 
-    pipeline = Pipeline(settings)
     python_core = Fingerprinter() if pipeline.native else None   # the reference, timed alongside
     return dedup_speed([orjson.loads(r) for r in records], fingerprinter=pipeline.fingerprinter,
                        checks=pipeline.sketch_checks, python_fingerprinter=python_core)
@@ -374,14 +374,15 @@ def run_bench(settings: Settings, articles: int, skip_broker: bool) -> dict:
     # SIGTERM unwinds like Ctrl-C, so the worker and the broker this bench started are stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     records = bench_articles(articles)
-    from . import native
+    from .pipeline import Pipeline
 
-    core = "python" if settings.core == "python" or not native.installed() else "native"
-    result: dict = {"articles": len(records), "partitions": settings.partitions, "core": core}
+    pipeline = Pipeline(settings)   # the batch figures and the dedup step's share it
+    result: dict = {"articles": len(records), "partitions": settings.partitions,
+                    "core": "native" if pipeline.native else "python"}
     progress(f"batch mode over {len(records)} articles")
-    result.update(bench_batch(settings, records))
+    result.update(bench_batch(pipeline, records))
     progress("dedup step vs datasketch baseline")
-    result["dedup"] = bench_dedup(settings, records[: min(len(records), 2000)])
+    result["dedup"] = bench_dedup(pipeline, records[: min(len(records), 2000)])
     if not skip_broker:
         result.update(bench_broker(settings, records, latency_records=min(600, len(records)), latency_rate=100.0))
     return result

@@ -45,16 +45,22 @@ def _every_character() -> str:
 
 @lru_cache(maxsize=1)
 def python_unicode_tables() -> tuple[list[tuple[int, int]], list[tuple[int, int]], dict[str, str]]:
-    """This interpreter's `\\w` and `\\d` (as `re` sees them, by its Unicode version) as code point
-    ranges, and its str.lower() mapping of non-ASCII characters, so the twin tokenises exactly as
-    the Python does (Rust's own tables follow a newer Unicode). About 0.25 s, once per process."""
-    every = _every_character()
+    """This interpreter's `\\w` and `\\d` (python_char_classes) as code point ranges, and its
+    str.lower() mapping of non-ASCII characters, so the classifier's twin tokenises exactly as the
+    Python does (Rust's own tables follow a newer Unicode). Once per process."""
+    classes = python_char_classes()
 
-    def ranges(pattern: str) -> list[tuple[int, int]]:
-        return [(m.start(), m.end() - 1) for m in re.finditer(pattern, every)]
+    def ranges(chars: str) -> list[tuple[int, int]]:   # runs of consecutive code points
+        runs: list[list[int]] = []
+        for c in map(ord, chars):
+            if runs and runs[-1][1] == c - 1:
+                runs[-1][1] = c
+            else:
+                runs.append([c, c])
+        return [(a, b) for a, b in runs]
 
-    lower = {c: c.lower() for c in every if not c.isascii() and c.lower() != c}
-    return ranges(r"\w+"), ranges(r"\d+"), lower
+    lower = {c: c.lower() for c in _every_character() if not c.isascii() and c.lower() != c}
+    return ranges(classes["word_chars"]), ranges(classes["decimal_chars"]), lower
 
 
 @lru_cache(maxsize=1)
