@@ -209,8 +209,6 @@ class NewsflowApp(faust.App):
 def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pipeline | None = None) -> faust.App:
     metrics = metrics or Metrics()
     pipeline = pipeline or Pipeline(settings)
-    log.info("core: %s", "native (the compiled twin, streams.native)" if pipeline.native
-             else "python (NEWSFLOW_CORE=python, or the compiled twin is not installed)")
     n = settings.partitions
     store = "rocksdb://" if settings.store == "rocksdb" else "memory://"
     app = NewsflowApp(
@@ -517,6 +515,12 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
     async def readyz(web: Any, request: Any) -> Any:
         reasons = health.not_ready_reasons()
         return web.json({"ready": not reasons, "reasons": reasons}, status=200 if not reasons else 503)
+
+    @app.task
+    async def announce_core() -> None:
+        # At start, once the worker's logging is set up (a line logged while the app is built is lost).
+        log.info("core: %s", "native (the compiled twin, streams.native)" if pipeline.native
+                 else "python (NEWSFLOW_CORE=python, or the compiled twin is not installed)")
 
     @app.timer(interval=settings.health_interval_s)
     async def refresh_health() -> None:
