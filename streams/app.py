@@ -30,10 +30,10 @@ from typing import Any
 import faust
 import orjson
 from aiokafka.partitioner import DefaultPartitioner
-from faust.sensors import Monitor
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .config import Settings
+from .consumer import QuietMonitor, deliver_in_batches, settled_batches, wait_for_fetches
 from .dedup import DedupIndex, DedupResult, Match, combine, tally
 from .fingerprint import Fingerprint
 from .logs import logging_config
@@ -109,56 +109,6 @@ def stale_pending_keys(entries: list[tuple[bytes, bytes]], older_than: float) ->
     return stale
 
 
-class QuietMonitor(Monitor):
-    """Faust's Monitor sensor, without its per-message bookkeeping.
-
-    Faust calls these hooks for every consumed message, stream event and sent record, and the stock
-    Monitor updates counters, timestamps and deques in each. newsflow never reads them: it exports
-    its own Prometheus metrics. Everything else of the Monitor (commit and offset tracking) stays."""
-
-    def on_message_in(self, tp: Any, offset: int, message: Any) -> None:
-        pass
-
-    def on_stream_event_in(self, tp: Any, offset: int, stream: Any, event: Any) -> None:
-        pass
-
-    def on_stream_event_out(self, tp: Any, offset: int, stream: Any, event: Any, state: Any = None) -> None:
-        pass
-
-    def on_message_out(self, tp: Any, offset: int, message: Any) -> None:
-        pass
-
-    def on_send_initiated(self, producer: Any, topic: str, message: Any, keysize: int, valsize: int) -> None:
-        pass
-
-    def on_send_completed(self, producer: Any, state: Any, metadata: Any) -> None:
-        pass
-
-
-#: With NEWSFLOW_FETCH_WAIT_MS set, a fetch waits for this much data (or that long) before it returns.
-FETCH_MIN_BYTES = 64 * 1024
-
-
-def wait_for_fetches(consumer: Any, wait_ms: int) -> None:
-    """Make the broker hold each fetch until FETCH_MIN_BYTES are there or `wait_ms` has passed.
-
-    Faust builds its aiokafka consumer with fetch_min_bytes=1, so at low traffic every record that
-    arrives on any of the three hops' topics answers a fetch on its own, and the fetch loop turns
-    over per record (measured: about 4 ms of worker CPU per article at 100 articles/s). Faust has no
-    setting for it, so the worker's client is given the two values as it is built (aiokafka reads
-    them when the consumer starts)."""
-    thread = consumer._thread
-    build = thread._create_worker_consumer
-
-    def build_waiting(transport: Any) -> Any:
-        client = build(transport)
-        client._fetch_min_bytes = FETCH_MIN_BYTES
-        client._fetch_max_wait_ms = wait_ms
-        return client
-
-    thread._create_worker_consumer = build_waiting
-
-
 class NewsflowApp(faust.App):
     """faust.App with a shutdown watchdog: a worker that cannot stop in time exits non-zero."""
 
@@ -171,6 +121,7 @@ class NewsflowApp(faust.App):
 
     def _new_consumer(self) -> Any:
         consumer = super()._new_consumer()
+        deliver_in_batches(consumer)
         if self.fetch_wait_ms > 0:
             wait_for_fetches(consumer, self.fetch_wait_ms)
         commit_offsets = consumer._commit_offsets
@@ -330,7 +281,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
 
     @app.agent(raw, name="ingest")
     async def ingest(stream: Any) -> None:
-        async for events in stream.take_events(batch_max, within=batch_within):
+        async for events in settled_batches(stream, batch_max, batch_within):
             probes_out: dict[int, list] = defaultdict(list)
             articles_out: dict[int, list] = defaultdict(list)
             for event in events:
@@ -384,7 +335,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
 
     @app.agent(probes, name="index")
     async def index(stream: Any) -> None:
-        async for events in stream.take_events(batch_max, within=batch_within):
+        async for events in settled_batches(stream, batch_max, batch_within):
             answers_out: dict[int, list] = defaultdict(list)
             touched: set[int] = set()
             for event in events:
@@ -453,7 +404,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
 
     @app.agent(answers, name="decide")
     async def decide(stream: Any) -> None:
-        async for events in stream.take_events(batch_max, within=batch_within):
+        async for events in settled_batches(stream, batch_max, batch_within):
             adopts_out: dict[int, list] = defaultdict(list)
             touched: set[int] = set()
             outgoing: list[tuple[bytes, bytes]] = []

@@ -196,6 +196,30 @@ def test_two_workers_find_copies_across_partitions(stack):
         assert w.stop()[0] == 0
 
 
+def test_a_rebalance_in_the_middle_of_a_backlog_loses_no_article(stack):
+    # Two workers share a backlog; one leaves while records are flowing, so the other is handed
+    # its partitions mid-batch: deliveries cut short by the rebalance must be fetched again.
+    first, second = stack.worker("w1"), stack.worker("w2")
+    first.wait_ready()
+    second.wait_ready()
+    originals = [l for l in SAMPLES if b'"id"' in l]
+    backlog = [line for n in range(250) for line in copies_of(originals, f"b{n}")]
+    run(produce(stack.bootstrap, f"{stack.prefix}.raw", backlog))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        consumed = [w.metrics().get("newsflow_articles_consumed_total", 0) for w in (first, second)]
+        if all(c > 0 for c in consumed) and sum(consumed) >= len(backlog) // 10:
+            break
+        time.sleep(0.1)
+    code, _ = second.stop()
+    assert code == 0
+    assert first.metrics()["newsflow_articles_consumed_total"] < len(backlog), "the backlog was gone already"
+    records = run(consume(stack.bootstrap, f"{stack.prefix}.enriched", len(backlog), timeout=180))
+    published = {orjson.loads(rec.value)["id"] for rec in records}
+    assert published == {orjson.loads(line)["id"] for line in backlog}
+    first.stop()
+
+
 @pytest.mark.parametrize("how", ["sigterm", "sigkill"])
 def test_copy_is_found_after_a_restart_from_the_changelog(stack, tmp_path, how):
     first = stack.worker("before")
