@@ -432,10 +432,12 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
                         if article is not None:
                             state.put(article_key, orjson.dumps(article))
                         continue
-                    if article is None:
-                        article = orjson.loads(state.get(article_key))
-                        state.delete(article_key)
                     if stored is not None:
+                        # Stored by an earlier batch: so may the article be (also when this is the
+                        # article, redelivered after a restart), and both go.
+                        if article is None:
+                            article = orjson.loads(state.get(article_key))
+                        state.delete(article_key)
                         state.delete(status_key)
                     outgoing.append(publish(article, status["answers"], adopts_out))
             # The pending entries of published articles are removed only once the broker has their
