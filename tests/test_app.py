@@ -197,8 +197,9 @@ def test_two_workers_find_copies_across_partitions(stack):
 
 
 def test_a_rebalance_in_the_middle_of_a_backlog_loses_no_article(stack):
-    # Two workers share a backlog; one leaves while records are flowing, so the other is handed
-    # its partitions mid-batch: deliveries cut short by the rebalance must be fetched again.
+    # Two workers share a backlog; one is stopped while records are flowing. Batches it had not
+    # finished must not be acknowledged: the other worker, handed its partitions, consumes them
+    # again (Faust's take_events acknowledged a cancelled batch whole, and articles were lost).
     first, second = stack.worker("w1"), stack.worker("w2")
     first.wait_ready()
     second.wait_ready()
