@@ -5,13 +5,14 @@ Three hops, so that an article meets every earlier copy whatever partition or wo
   ingest  (raw topic, any partition): admit, prepare, fingerprint, classify. Bad input goes to the
           dead-letter topic here. The article's routing keys are grouped by the partition that owns
           them (topology.partition_for) and one probe per owning partition goes to dedup-probes; the
-          analysed article itself goes to dedup-answers on its home partition (by article id).
+          analysed article waits in this worker's memory (streams.pending), and its raw record stays
+          unacknowledged until it is published, so a restart or rebalance consumes it again.
   index   (dedup-probes, by routing key): each partition holds the dedup index for the keys it owns
           (Faust table `dedup-index`, changelog + RocksDB). It probes with the article's keys, indexes
-          the article, and answers to the article's home partition.
-  decide  (dedup-answers, by article id): collects the article and one answer per probed partition
-          (table `dedup-pending`, so a restart loses nothing), combines them and publishes the
-          enriched record.
+          the article, and answers to the article's home partition (the raw partition it came from).
+  decide  (dedup-answers, by home partition): collects one answer per probed partition, combines
+          them and publishes the enriched record. Faust gives one worker the same partition number of
+          every topic, so the answers reach the worker that holds the article.
 
 Nothing here decides anything about text: that is streams.pipeline / dedup / classify.
 """
@@ -38,6 +39,7 @@ from .dedup import DedupIndex, DedupResult, Match, combine, tally
 from .fingerprint import Fingerprint
 from .logs import logging_config
 from .metrics import Metrics
+from .pending import PendingArticle, PendingArticles
 from .pipeline import Pipeline, root_seen_at_of
 from .segments import chunked_json
 from .records import Rejection, deadletter_record
@@ -52,11 +54,6 @@ SWEEP_SLICE = 2000
 # sweep of a partition holding a week of a busy feed (millions of entries) still ends well within
 # the hour between sweeps, at a few percent of one core.
 SWEEP_PACE_S = 0.5
-
-
-# A pending entry older than this can never complete: the probes and answers it waits for are kept
-# one day (topology.INTERNAL_RETENTION_MS), so twice that leaves a day for any backlog to drain.
-PENDING_TTL_S = 2 * topology.INTERNAL_RETENTION_MS / 1000
 
 
 class PacedSweeps:
@@ -91,22 +88,32 @@ class PacedSweeps:
         state.flush()
 
 
-def stale_pending_keys(entries: list[tuple[bytes, bytes]], older_than: float) -> list[bytes]:
-    """Keys of `dedup-pending` entries that can never complete: statuses (b"S" + token) created
-    before `older_than`, with their article (b"A" + token). A crash can leave such entries: answers
-    redelivered for an article already published, or an article whose answers were already
-    consumed. Statuses from before they carried their creation time ("at") are left alone."""
-    stale: list[bytes] = []
-    for key, value in entries:
-        if key[:1] != b"S":
-            continue
-        try:
-            created = orjson.loads(value).get("at")
-        except orjson.JSONDecodeError:
-            continue
-        if created is not None and created < older_than:
-            stale += [key, b"A" + key[1:]]
-    return stale
+class RawIntake:
+    """Backpressure between the first hop and the others: the worker stops fetching raw records
+    while `max_pending` articles wait for their dedup answers, and starts again at half that.
+
+    Without it, a backlog is read as fast as `ingest` can analyse it while `index` and `decide`
+    share the same CPU, and the waiting articles would grow with the backlog. The agents never wait
+    for it: a blocked agent would block the fetch loop that brings the answers."""
+
+    def __init__(self, app: faust.App, max_pending: int) -> None:
+        self.app = app
+        self.max_pending = max_pending
+        self.held = False
+
+    def _partitions(self) -> set:
+        return {tp for tp in self.app.consumer.assignment() if tp.topic == self.app.raw_topic}
+
+    def hold(self) -> None:
+        # Again at every batch while full: Faust also resumes a partition whose stream buffer drained.
+        self.app.consumer.pause_partitions(self._partitions())
+        self.held = True
+
+    def release_below(self, waiting: int) -> None:
+        # Never during a rebalance: Faust pauses every partition then, and resumes them itself.
+        if self.held and waiting <= self.max_pending // 2 and not self.app.rebalancing:
+            self.app.consumer.resume_partitions(self._partitions())
+            self.held = False
 
 
 class NewsflowApp(faust.App):
@@ -118,6 +125,33 @@ class NewsflowApp(faust.App):
 
     #: NEWSFLOW_FETCH_WAIT_MS (set by create_app).
     fetch_wait_ms: int = 0
+    #: The articles waiting for their dedup answers, and the raw topic they came from (set by create_app).
+    pending: PendingArticles
+    raw_topic: str = ""
+    #: Consumer generations whose waiting articles were forgotten at a rebalance.
+    forgotten_generations: set[int]
+
+    def hold_back(self, message: Any) -> None:
+        """Leave a consumed record unacknowledged for good: its offset is never committed, and the
+        partition's next owner (this worker again, after a rebalance or restart) consumes it again.
+        Faust's rebalance waits until every consumed record is acknowledged; this one no longer
+        counts."""
+        self.consumer._unacked_messages.discard(message)
+
+    def forget_waiting(self, homes: set[int] | None = None) -> None:
+        """Stop waiting for the articles of these home partitions (all when None), and for the
+        raw records of this consumer generation still on their way through `ingest`.
+
+        Called before Faust waits for every consumed record to be acknowledged (at a rebalance,
+        and when the worker stops): a waiting article's raw record is acknowledged only once its
+        answers come, and none come then."""
+        self.forgotten_generations.add(self.consumer_generation_id)
+        for entry in self.pending.forget(homes):
+            self.hold_back(entry.ref)
+
+    async def _on_partitions_revoked(self, revoked: Any) -> None:
+        self.forget_waiting({tp.partition for tp in revoked if tp.topic == self.raw_topic})
+        await super()._on_partitions_revoked(revoked)
 
     def _new_consumer(self) -> Any:
         consumer = super()._new_consumer()
@@ -154,6 +188,7 @@ class NewsflowApp(faust.App):
         watchdog = threading.Timer(timeout, give_up)
         watchdog.daemon = True
         watchdog.start()
+        self.forget_waiting()
         await super().on_stop()
 
 
@@ -190,6 +225,9 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
     )
     app.shutdown_timeout_s = settings.shutdown_timeout_s
     app.fetch_wait_ms = settings.fetch_wait_ms
+    pending = app.pending = PendingArticles()
+    app.raw_topic = settings.topic_raw
+    app.forgotten_generations = set()
 
     raw = app.topic(settings.topic_raw, key_type=bytes, value_type=bytes, key_serializer="raw",
                     value_serializer="raw", partitions=n)
@@ -212,8 +250,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
         return table
 
     index_table = segment_table(topology.TABLE_INDEX)
-    pending_table = segment_table(topology.TABLE_PENDING)
-    index_table.delivery_callback = pending_table.delivery_callback = lambda fut: on_delivery(fut)
+    index_table.delivery_callback = lambda fut: on_delivery(fut)
     health = WorkerHealth(app, settings, metrics)
     batch_max, batch_within = settings.batch_max, settings.batch_within_s
 
@@ -283,7 +320,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
     async def ingest(stream: Any) -> None:
         async for events in settled_batches(stream, batch_max, batch_within):
             probes_out: dict[int, list] = defaultdict(list)
-            articles_out: dict[int, list] = defaultdict(list)
+            complete: list[PendingArticle] = []
             for event in events:
                 message = event.message
                 data = message.value if message.value is not None else b""
@@ -300,27 +337,38 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
                     continue
                 for stage, seconds in analysed.timings.items():
                     metrics.stage_by_name[stage].observe(seconds)
+                if message.generation_id in app.forgotten_generations:
+                    # Fetched before a rebalance that forgot this worker's waiting articles: the
+                    # partition's next owner consumes it again.
+                    message.incref()
+                    app.hold_back(message)
+                    continue
                 article_id = analysed.article.id
                 fp = analysed.fingerprint
                 by_partition: dict[int, list[bytes]] = defaultdict(list)
                 for key in fp.keys:
                     by_partition[topology.partition_for(key, n)].append(key)
-                home = topology.partition_for(article_id.encode(), n)
+                home = message.partition
                 ingested_at = message.timestamp or time.time()
                 wire = analysed.to_wire()
-                # Pending state is keyed by the consumed record, not the article id: a crawler may send
-                # one article twice, and each consumed record must end as one enriched record.
-                token = f"{message.partition}:{message.offset}"
-                wire.update(id=article_id, token=token, ingested_at=ingested_at, expected=sorted(by_partition))
-                articles_out[home].append(wire)
+                # Keyed by the consumed record, not the article id: a crawler may send one article
+                # twice, and each consumed record must end as one enriched record.
+                token = f"{home}:{message.offset}"
+                wire.update(id=article_id, token=token, ingested_at=ingested_at)
+                message.incref()   # acknowledged by finish(), once the article is published
+                ready = pending.add(PendingArticle(token, home, wire, frozenset(by_partition), message, time.time()))
+                if ready is not None:
+                    complete.append(ready)
                 sketch = fp.sketch.hex()
                 for partition, keys in by_partition.items():
                     probes_out[partition].append(
                         {"type": "probe", "id": article_id, "token": token, "home": home, "seen_at": ingested_at,
                          "content_hash": fp.content_hash, "keys": [k.hex() for k in keys], "sketch": sketch})
-            # Articles first: their home partition then usually holds the article before its answers.
-            await send_grouped(answers, "articles", articles_out)
             await send_grouped(probes, "probes", probes_out)
+            if complete:
+                await finish(complete)
+            if len(pending) >= settings.max_pending:
+                intake.hold()
 
     indexes: dict[int, tuple[PartitionState, DedupIndex]] = {}
     index_sweeps = PacedSweeps(settings.expiry_interval_s)
@@ -366,23 +414,14 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
                                   lambda started, entries: metrics.expired.inc(idx.sweep(started, entries)))
             await send_grouped(answers, "answers", answers_out)
 
-    pendings: dict[int, PartitionState] = {}
-    pending_sweeps = PacedSweeps(settings.expiry_interval_s)
+    intake = RawIntake(app, settings.max_pending)
+    metrics.waiting.set_function(lambda: len(pending))
 
-    def expire_pending(state: PartitionState, started: float, entries: list[tuple[bytes, bytes]]) -> None:
-        for key in stale_pending_keys(entries, started - PENDING_TTL_S):
-            state.delete(key)
-
-    def pending_for(partition: int) -> PartitionState:
-        state = pendings.get(partition)
-        if state is None:
-            state = pendings[partition] = PartitionState(pending_table, partition)
-        return state
-
-    def publish(article: dict, answers_by_partition: dict, adopts_out: dict[int, list]) -> tuple[bytes, bytes]:
-        """The enriched record of a complete article, as (key, value) for send_enriched."""
+    def publish(entry: PendingArticle, adopts_out: dict[int, list]) -> tuple[bytes, bytes]:
+        """The enriched record of an article whose answers are in, as (key, value) for send_enriched."""
         started = time.perf_counter()
-        matches = [Match.from_dict(m) for m in answers_by_partition.values() if m]
+        article = entry.wire
+        matches = [Match.from_dict(m) for m in entry.answers.values() if m]
         result = combine(article["id"], matches)
         now = time.time()
         record = Pipeline.enriched(article, result, ingested_at=article["ingested_at"], processed_at=now)
@@ -392,8 +431,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
             # copy found there through this article points at the group's first member.
             adopt = {"type": "adopt", "id": article["id"], "result": asdict(result),
                      "root_seen_at": root_seen_at_of(result, matches)}
-            for partition in answers_by_partition:
-                adopts_out[int(partition)].append(adopt)
+            for partition in entry.answers:
+                adopts_out[partition].append(adopt)
             metrics.duplicates_by_kind[result.duplicate_kind].inc()
         metrics.enriched.inc()
         for topic in record["topics"]:
@@ -402,59 +441,51 @@ def create_app(settings: Settings, metrics: Metrics | None = None, pipeline: Pip
         metrics.latency.observe(max(0.0, now - article["ingested_at"]))
         return enriched
 
+    async def finish(entries: list[PendingArticle]) -> None:
+        """Publish articles whose answers are in, then acknowledge their raw records.
+
+        A raw record is acknowledged only once the broker has the enriched record: had one been
+        refused, the worker stops (on_record_delivery) with the raw records unacknowledged, and they
+        are processed again after the restart. Waiting costs the agent one produce round trip per
+        batch, not CPU."""
+        adopts_out: dict[int, list] = defaultdict(list)
+        deliveries = await send_enriched([publish(entry, adopts_out) for entry in entries])
+        await send_grouped(probes, "probes", adopts_out)
+        await asyncio.gather(*deliveries, return_exceptions=True)
+        if app.refused is not None:
+            return
+        consumer = app.consumer
+        for entry in entries:
+            entry.ref.ack(consumer)
+        intake.release_below(len(pending))
+
     @app.agent(answers, name="decide")
     async def decide(stream: Any) -> None:
         async for events in settled_batches(stream, batch_max, batch_within):
-            adopts_out: dict[int, list] = defaultdict(list)
-            touched: set[int] = set()
-            outgoing: list[tuple[bytes, bytes]] = []
+            complete: list[PendingArticle] = []
             for event in events:
-                partition = event.message.partition
-                state = pending_for(partition)
-                touched.add(partition)
                 message = orjson.loads(event.message.value)
+                if message["type"] != "answers":
+                    continue   # the articles a version before streams.pending sent here
                 for item in message["items"]:
-                    # Two entries per pending record: a small status (how many answers are due, those
-                    # received) rewritten per answer, and the article itself written once.
-                    token = item["token"].encode()
-                    status_key, article_key = b"S" + token, b"A" + token
-                    stored = state.get(status_key)
-                    status = (orjson.loads(stored) if stored is not None
-                              else {"expected": None, "answers": {}, "at": time.time()})
-                    article = None
-                    if message["type"] == "articles":
-                        article = item
-                        status["expected"] = len(item["expected"])
-                    else:  # keyed by answering partition: a redelivered answer is not counted twice
-                        status["answers"][str(item["from"])] = item["match"]
-                    if status["expected"] is None or len(status["answers"]) < status["expected"]:
-                        state.put(status_key, orjson.dumps(status))
-                        if article is not None:
-                            state.put(article_key, orjson.dumps(article))
-                        continue
-                    if stored is not None:
-                        # Stored by an earlier batch: so may the article be (also when this is the
-                        # article, redelivered after a restart), and both go.
-                        if article is None:
-                            article = orjson.loads(state.get(article_key))
-                        state.delete(article_key)
-                        state.delete(status_key)
-                    outgoing.append(publish(article, status["answers"], adopts_out))
-            # The pending entries of published articles are removed only once the broker has their
-            # enriched records: had one been refused, the worker stops (on_record_delivery) with the
-            # entries still pending, and the redelivered answers publish them after the restart.
-            # Waiting costs this agent one produce round trip per batch, not CPU.
-            if outgoing:
-                await asyncio.gather(*await send_enriched(outgoing), return_exceptions=True)
-            if app.refused is not None:
-                return
-            now = time.time()
-            for partition in touched:
-                state = pending_for(partition)
-                state.flush()
-                pending_sweeps.step(partition, state, now,
-                                    lambda started, entries: expire_pending(state, started, entries))
-            await send_grouped(probes, "probes", adopts_out)
+                    entry = pending.answer(item["token"], item["from"], item["match"])
+                    if entry is not None:
+                        complete.append(entry)
+            if complete:
+                await finish(complete)
+
+    @app.timer(interval=max(1.0, min(30.0, settings.pending_timeout_s / 4)))
+    async def publish_overdue() -> None:
+        # A safety net: every probed partition answers (an index that fails to probe answers "no
+        # match"), so an article waits this long only if a partition's owner cannot work (stuck in
+        # recovery, say). Better published with the answers it has than holding its partition's
+        # offsets, and every record behind it, for good.
+        late = pending.overdue(time.time() - settings.pending_timeout_s)
+        if late:
+            log.warning("%d articles waited more than %.0f s for their dedup answers; publishing them "
+                        "with the answers they have", len(late), settings.pending_timeout_s)
+            metrics.overdue.inc(len(late))
+            await finish(late)
 
     @app.page("/metrics")
     async def metrics_view(web: Any, request: Any) -> Any:

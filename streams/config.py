@@ -30,6 +30,13 @@ def _env_nonnegative_int(name: str, default: int) -> int:
     return value
 
 
+def _env_positive_int(name: str, default: int) -> int:
+    value = _env_int(name, default)
+    if value < 1:
+        raise SystemExit(f"newsflow: {name}={value} must be at least 1")
+    return value
+
+
 def _env_float(name: str, default: float) -> float:
     raw = _env(name, str(default))
     try:
@@ -95,6 +102,9 @@ class Settings:
     reject_unknown_fields: bool = field(default_factory=lambda: _env_bool("NEWSFLOW_REJECT_UNKNOWN_FIELDS", False))
     # Dedup
     dedup_window_s: float = field(default_factory=lambda: _env_float("NEWSFLOW_DEDUP_WINDOW_S", 7 * 86400.0))
+    # Articles a worker holds while their dedup answers are due; above it, it stops fetching raw records.
+    max_pending: int = field(default_factory=lambda: _env_positive_int("NEWSFLOW_MAX_PENDING", 5000))
+    pending_timeout_s: float = field(default_factory=lambda: _env_float("NEWSFLOW_PENDING_TIMEOUT_S", 600.0))
     expiry_interval_s: float = field(default_factory=lambda: _env_float("NEWSFLOW_EXPIRY_INTERVAL_S", 3600.0))
     # The compiled twin of the core's hot steps (streams.native): auto (when installed), native, python
     core: str = field(default_factory=lambda: _env_choice("NEWSFLOW_CORE", "auto", ("auto", "native", "python")))

@@ -57,6 +57,12 @@ class Metrics:
         self.expired = Counter("newsflow_dedup_expired_total",
                                "Articles dropped from the dedup index because they left the dedup window.",
                                registry=r)
+        self.waiting = Gauge("newsflow_dedup_waiting_articles",
+                             "Articles analysed by this worker and waiting for the dedup answers of the "
+                             "partitions they probed.", registry=r)
+        self.overdue = Counter("newsflow_dedup_overdue_total",
+                               "Articles published without every dedup answer, after waiting "
+                               "NEWSFLOW_PENDING_TIMEOUT_S (a partition that does not answer).", registry=r)
         self.broker_up = Gauge("newsflow_broker_up",
                                "1 when the worker's last broker metadata request succeeded, else 0.", registry=r)
         self.ready = Gauge("newsflow_worker_ready",

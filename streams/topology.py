@@ -1,9 +1,11 @@
 """Topic names, partition counts and routing: shared by the worker, the CLI and the tests.
 
 The stream has three hops (see README, Architecture):
-  raw -> [ingest] -> dedup-probes (by routing key) -> [index] -> dedup-answers (by article id) -> [decide] -> enriched
-All of them, and the tables' changelogs, have the same partition count: Faust requires a table's
-changelog to match the partitions of the topic its agent reads.
+  raw -> [ingest] -> dedup-probes (by routing key) -> [index] -> dedup-answers (by home partition) -> [decide] -> enriched
+All of them, and the table's changelog, have the same partition count: Faust requires a table's
+changelog to match the partitions of the topic its agent reads, and an article's answers come back
+to its raw partition, which only works because Faust then gives one worker the same partition
+number of every topic.
 """
 from __future__ import annotations
 
@@ -22,7 +24,6 @@ MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 MAX_BATCH_RECORD_BYTES = 512 * 1024
 
 TABLE_INDEX = "dedup-index"
-TABLE_PENDING = "dedup-pending"
 
 
 def probes_topic(s: Settings) -> str:
@@ -59,9 +60,8 @@ def topic_specs(s: Settings) -> dict[str, tuple[int, dict[str, str]]]:
         s.topic_deadletter: (n, big | {"retention.ms": str(30 * DAY_MS)}),
         probes_topic(s): (n, big | {"retention.ms": str(INTERNAL_RETENTION_MS)}),
         answers_topic(s): (n, big | {"retention.ms": str(INTERNAL_RETENTION_MS)}),
-        # Segment changelogs (streams.segments): unique keys, so retention rather than compaction.
+        # The segment changelog (streams.segments): unique keys, so retention rather than compaction.
         changelog_topic(s, TABLE_INDEX): (n, big | {"retention.ms": str(segment_retention_ms(s))}),
-        changelog_topic(s, TABLE_PENDING): (n, big | {"retention.ms": str(segment_retention_ms(s))}),
     }
 
 

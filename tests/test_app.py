@@ -221,6 +221,23 @@ def test_a_rebalance_in_the_middle_of_a_backlog_loses_no_article(stack):
     first.stop()
 
 
+def test_a_backlog_much_larger_than_the_waiting_limit_drains_whole(stack):
+    # The worker stops fetching raw records while NEWSFLOW_MAX_PENDING articles wait for their
+    # answers, and must start again as they are published: a pause never lifted, or an agent that
+    # waited for it (blocking the fetch loop that brings the answers), would strand the backlog.
+    worker = stack.worker(NEWSFLOW_MAX_PENDING="10")
+    worker.wait_ready()
+    originals = [l for l in SAMPLES if b'"id"' in l]
+    backlog = [line for n in range(60) for line in copies_of(originals, f"p{n}")]
+    run(produce(stack.bootstrap, f"{stack.prefix}.raw", backlog))
+    records = run(consume(stack.bootstrap, f"{stack.prefix}.enriched", len(backlog), timeout=120))
+    assert {orjson.loads(rec.value)["id"] for rec in records} == {orjson.loads(line)["id"] for line in backlog}
+    metrics = worker.metrics()
+    assert metrics["newsflow_dedup_waiting_articles"] == 0
+    assert metrics["newsflow_dedup_overdue_total"] == 0
+    worker.stop()
+
+
 @pytest.mark.parametrize("how", ["sigterm", "sigkill"])
 def test_copy_is_found_after_a_restart_from_the_changelog(stack, tmp_path, how):
     first = stack.worker("before")

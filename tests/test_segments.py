@@ -69,15 +69,3 @@ def test_sweeps_run_in_paced_slices_and_start_again_only_after_the_interval(monk
     assert seen[-1] == [b"k0", b"k1"]
 
 
-def test_pending_entries_that_can_never_complete_expire_with_their_article():
-    from streams.app import stale_pending_keys
-
-    entries = [
-        (b"A1:5", orjson.dumps({"id": "old"})),
-        (b"A1:9", orjson.dumps({"id": "fresh"})),
-        (b"S1:5", orjson.dumps({"expected": 2, "answers": {}, "at": 100.0})),
-        (b"S1:7", orjson.dumps({"expected": None, "answers": {"0": None}, "at": 100.0})),  # orphan answers
-        (b"S1:9", orjson.dumps({"expected": 2, "answers": {}, "at": 900.0})),
-        (b"S1:11", orjson.dumps({"expected": 1, "answers": {}})),  # written before statuses had "at"
-    ]
-    assert stale_pending_keys(entries, older_than=500.0) == [b"S1:5", b"A1:5", b"S1:7", b"A1:7"]
