@@ -157,9 +157,6 @@ def settled_offset(self: Any, tp: Any) -> int | None:
     batch = next(consecutive_numbers(acked))
     acked[: len(batch)] = []
     self._acked_index[tp].difference_update(batch)
-    import os, time
-    if "raw" in tp.topic:
-        open(f"/tmp/s13/dbg-{os.getpid()}.log", "a").write(f"COMMIT {tp.partition} committed={self._committed_offset[tp]} first={first} gen={self.app.consumer_generation_id} batch={batch[0]}-{batch[-1]} t={time.time()}\n")
     return batch[-1] + 1
 
 
