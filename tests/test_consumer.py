@@ -1,12 +1,13 @@
-"""Which offset the worker's consumer commits (streams.consumer.settled_offset): never past a record
-not yet acknowledged, whatever order records are acknowledged in."""
+"""What the worker's consumer delivers and commits (streams.consumer): each stream partition's records
+in offset order with none left out (next_step), and a commit never past a record not yet
+acknowledged, whatever order records are acknowledged in (settled_offset)."""
 from collections import defaultdict
 from types import SimpleNamespace
 
 import pytest
 from intervaltree import IntervalTree
 
-from streams.consumer import settled_offset
+from streams.consumer import DELIVER, JUMP, REWIND, SKIP, next_step, settled_offset
 
 TP = ("articles.raw", 0)
 
@@ -52,3 +53,15 @@ def test_a_committed_run_is_removed_and_the_rest_waits_for_the_next_commit():
     c = consumer([50, 51, 53], 50, 50)
     assert settled_offset(c, TP) == 52
     assert c._acked[TP] == [53] and c._acked_index[TP] == {53}
+
+
+@pytest.mark.parametrize("expected, offset, rewound_to, step", [
+    (None, 120, None, DELIVER),     # nothing known (assigned with nothing committed): any record starts it
+    (50, 50, None, DELIVER),        # the next record
+    (50, 42, None, SKIP),           # delivered already: a fetch from before a seek back
+    (50, 624, None, REWIND),        # records 50-623 were fetched and never delivered: fetch them again
+    (50, 624, 12, REWIND),          # an earlier seek back to another offset does not count
+    (50, 624, 50, JUMP),            # sought back to 50 once and still not there: deleted by retention
+])
+def test_each_record_is_delivered_in_order_and_none_is_left_out(expected, offset, rewound_to, step):
+    assert next_step(expected, offset, rewound_to) == step

@@ -144,18 +144,39 @@ async def produce(bootstrap: str, topic: str, values: list[bytes], keys: list[by
 async def consume(bootstrap: str, topic: str, count: int, timeout: float = 60.0) -> list:
     """Read `count` records from the start of `topic` (fails after `timeout`), then 1 s more to
     catch any extra record that should not be there."""
+    return await read_until(bootstrap, topic, lambda records, _new: len(records) >= count, timeout)
+
+
+async def consume_ids(bootstrap: str, topic: str, wanted: set[str], timeout: float = 60.0) -> list:
+    """Read `topic` from the start until a record has come for every article id in `wanted` (or
+    `timeout` passes), then 1 s more. Counting records would not do after a rebalance: processing is
+    at-least-once, so the records redone there are published twice, and a count can be reached while
+    some articles are still on their way."""
+    seen: set[str] = set()
+
+    def done(_records: list, new: list) -> bool:
+        seen.update(orjson.loads(rec.value)["id"] for rec in new)
+        return wanted <= seen
+
+    return await read_until(bootstrap, topic, done, timeout)
+
+
+async def read_until(bootstrap: str, topic: str, done, timeout: float) -> list:
+    """Records of `topic` from the start until `done(records, new_records)` or `timeout`, then 1 s more."""
     from aiokafka import AIOKafkaConsumer
 
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
                                 enable_auto_commit=False, group_id=None)
     await consumer.start()
-    records = []
+    records: list = []
     try:
         deadline = time.monotonic() + timeout
-        while len(records) < count and time.monotonic() < deadline:
+        finished = done(records, [])
+        while not finished and time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=500)
-            for recs in batch.values():
-                records.extend(recs)
+            new = [rec for recs in batch.values() for rec in recs]
+            records.extend(new)
+            finished = done(records, new)
         extra_deadline = time.monotonic() + 1.0
         while time.monotonic() < extra_deadline:
             batch = await consumer.getmany(timeout_ms=200)
