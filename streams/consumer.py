@@ -96,7 +96,8 @@ async def settled_batches(stream: Any, batch_max: int, within: float) -> Any:
 
 def deliver_in_batches(consumer: Any) -> None:
     """Replace `consumer`'s fetch loop (Faust's `Consumer._drain_messages`) with `drain_in_batches`,
-    and its choice of the offsets to commit (`Consumer._new_offset`) with `settled_offset`."""
+    its choice of the offsets to commit (`Consumer._new_offset`) with `settled_offset`, and make
+    its seek after a rebalance (`perform_seek`) also place the partitions with nothing committed."""
     consumer._drain_messages = types.MethodType(drain_in_batches, consumer)
     consumer._new_offset = types.MethodType(settled_offset, consumer)
     consumer.first_delivered = {}
@@ -117,6 +118,32 @@ def deliver_in_batches(consumer: Any) -> None:
         return faust_ack(message)
 
     consumer.ack = ack_this_generation
+    faust_perform_seek = consumer.perform_seek
+
+    async def perform_seek() -> None:
+        # Faust's recovery makes the stream partitions fetchable, seeks them, and then resumes the
+        # streams, which empties their buffers; its consumer flow is still running from reading
+        # the changelogs. Records delivered in between were emptied away with the read offset
+        # already past them, so they were never delivered again, and the commits of their
+        # partition stopped there (a stalled worker: 225 records of a partition). Every caller
+        # resumes the flow after the seek (or had stopped it).
+        consumer.stop_flow()
+        # Faust seeks each partition to its committed offset, and leaves a partition with none
+        # where the client's position is. That position can be past records fetched before the
+        # rebalance and dropped with the stream buffers then (records 4-400 of a partition were
+        # never delivered again). Such a partition starts again from its first record, as a
+        # consumer with nothing committed does (auto_offset_reset="earliest"), and that is the
+        # record it expects next (next_step).
+        await faust_perform_seek()
+        changelogs = consumer.app.tables.changelog_topics   # placed by the tables' recovery
+        unknown = [tp for tp in consumer.assignment()
+                   if consumer._read_offset.get(tp) is None and tp.topic not in changelogs]
+        if unknown:
+            starts = await consumer.earliest_offsets(*unknown)
+            await consumer.seek_wait(starts)
+            consumer._read_offset.update(starts)   # seek_wait forgets an offset of 0
+
+    consumer.perform_seek = perform_seek
 
 
 def settled_offset(self: Any, tp: Any) -> int | None:
