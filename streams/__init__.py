@@ -4,5 +4,5 @@ The package is a pure core (prepare -> fingerprint -> dedup -> classify -> publi
 Faust shell around it (``streams.app``). Nothing in the core imports Kafka or Faust.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 PIPELINE_VERSION = f"newsflow-{__version__}"
