@@ -670,4 +670,10 @@ def run_worker(settings: Settings) -> None:
     # record can turn it: aiokafka then builds a debug record per send and per fetch (measured: about 4%
     # of worker CPU under load). Our logs are JSON lines or plain text, never a spinner.
     worker.spinner = None
-    worker.execute_from_commandline()
+    try:
+        worker.execute_from_commandline()
+    finally:
+        # After the event loop has closed: no agent reads or writes the tables any more.
+        for table in app.tables.values():
+            if isinstance(table, SegmentTable):
+                table.close_stores()

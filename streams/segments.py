@@ -137,6 +137,31 @@ class SegmentTable(faust.Table):
                 self._memory.partitions.pop(tp.partition, None)
         await super().on_rebalance(assigned, revoked, newly_assigned, generation_id)
 
+    def close_stores(self) -> int:
+        """Close every RocksDB handle this table holds; returns how many. For the end of the process,
+        once no agent runs: Faust's store forgets its handles on stop without closing them, and the
+        PartitionStates holding them live in objects the collector never frees (gc.freeze). An
+        unclosed RocksDB keeps its background threads running while the process exits, and its
+        static destructors then crash it now and then (SIGSEGV after a clean stop)."""
+        handles = {}
+        for state in list(self.states):
+            if state._db is not None:
+                handles[id(state._db)] = state._db
+            state._db = None
+            state.cache.clear()
+        for db in getattr(self.data, "_dbs", {}).values():
+            handles[id(db)] = db
+        closed = 0
+        for db in handles.values():
+            close = getattr(db, "close", None)
+            if close is None:   # the memory store's partitions are dicts
+                continue
+            close()
+            closed += 1
+        if hasattr(self.data, "_dbs"):
+            self.data._dbs.clear()
+        return closed
+
     def send_segment(self, partition: int, changes: dict[bytes, bytes | None], max_bytes: int = 512 * 1024) -> None:
         # Several segments when one would near the broker's message limit; each is applied in order.
         chunk: dict[bytes, bytes | None] = {}

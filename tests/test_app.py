@@ -253,6 +253,10 @@ def test_copy_is_found_after_a_restart_from_the_changelog(stack, tmp_path, how):
     if how == "sigterm":
         code, _ = first.stop()
         assert code == 0
+        # Every partition's RocksDB was closed (an open one crashed the process as it exited, now
+        # and then); RocksDB logs this line when a database closes.
+        logs = sorted((first.data_dir / "v1" / "tables").glob("*.db/LOG"))
+        assert logs and all("Shutdown complete" in p.read_text() for p in logs), logs
     else:  # killed: no shutdown hook runs, only what the batches already flushed survives
         first.kill()
     # A new data dir: the index must come back from the changelog topic, not from local disk.
