@@ -1,6 +1,9 @@
 """`newsflow bench`: throughput and latency, one JSON object on stdout, progress on stderr.
 
 Figures (see README, Benchmarks):
+  article_files               the files the bench articles are cycled from: the development sets'
+                              (../shared/data), or the bundled samples when those are missing (a
+                              warning on stderr: figures over the samples are not comparable)
   core                        which implementation of the core's hot steps ran: "native" (the
                               compiled twin, streams.native) or "python" (NEWSFLOW_CORE, or not built)
   process_articles_per_s      batch mode (`newsflow process` core) over the bench articles
@@ -52,12 +55,17 @@ def progress(message: str) -> None:
     sys.stderr.flush()
 
 
+def bench_sources() -> list[Path]:
+    """The development sets' article files when they are there (../shared/data), else the samples."""
+    return [DEV_DATA / f for f in DEV_FILES if (DEV_DATA / f).exists()] or [SAMPLES]
+
+
 def bench_articles(count: int, path: Path | None = None) -> list[bytes]:
     """`count` raw records of realistic full-article size. The development sets' full articles
     (about 2,000 distinct ones, a third of them syndicated copies) are used when present
     (measurement only: nothing of them is shipped); else the bundled samples. Cycling past the
     end gives each record a new id, so later rounds are copies of earlier ones."""
-    sources = [path] if path else [DEV_DATA / f for f in DEV_FILES if (DEV_DATA / f).exists()] or [SAMPLES]
+    sources = [path] if path else bench_sources()
     base = [orjson.loads(line) for src in sources for line in src.read_bytes().splitlines() if line.strip()]
     # Full articles only (a headline with a one-line lead is not what the throughput target is about).
     base = [a for a in base if len((a.get("body") or "")) > 1000] or base
@@ -373,11 +381,17 @@ def run_bench(settings: Settings, articles: int, skip_broker: bool) -> dict:
 
     # SIGTERM unwinds like Ctrl-C, so the worker and the broker this bench started are stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    sources = bench_sources()
+    if sources == [SAMPLES]:
+        # The samples are 20-odd articles, most of them short: the figures are not comparable with
+        # those over the development sets' 2,000 full articles (README, Benchmarks).
+        progress(f"warning: {DEV_DATA} not found; benchmarking the bundled samples instead")
     records = bench_articles(articles)
     from .pipeline import Pipeline
 
     pipeline = Pipeline(settings)   # the batch figures and the dedup step's share it
-    result: dict = {"articles": len(records), "partitions": settings.partitions,
+    result: dict = {"articles": len(records), "article_files": [p.name for p in sources],
+                    "partitions": settings.partitions,
                     "core": "native" if pipeline.native else "python"}
     progress(f"batch mode over {len(records)} articles")
     result.update(bench_batch(pipeline, records))

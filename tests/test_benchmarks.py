@@ -64,3 +64,16 @@ def test_broker_bench_reports_its_figures_and_leaves_the_broker_and_disk_as_it_f
     while (left := {t for t in asyncio.run(topics()) - before if not t.startswith("__")}) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not left, f"the bench's topics are deleted from a broker it did not start: {left}"
+
+
+def test_without_the_development_sets_the_bench_says_it_measured_the_samples(monkeypatch, tmp_path, capsys):
+    from streams import bench
+    from streams.config import Settings
+
+    import signal
+
+    monkeypatch.setattr(signal, "signal", lambda *args: None)   # run_bench's SIGTERM handler is for its process
+    monkeypatch.setattr(bench, "DEV_DATA", tmp_path / "no-such-dir")
+    report = bench.run_bench(Settings(), articles=40, skip_broker=True)
+    assert report["article_files"] == ["articles.jsonl"]
+    assert "benchmarking the bundled samples instead" in capsys.readouterr().err
