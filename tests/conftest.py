@@ -8,6 +8,7 @@ this process, so a killed pytest leaves no broker behind.
 from __future__ import annotations
 
 import os
+import signal
 import uuid
 from pathlib import Path
 
@@ -62,6 +63,9 @@ def fresh_topic_prefix() -> str:
     return f"t{uuid.uuid4().hex[:12]}"
 
 
+CRASH_CODES = {-signal.SIGSEGV, -signal.SIGABRT, -signal.SIGBUS, -signal.SIGFPE, -signal.SIGILL}
+
+
 @pytest.fixture
 def stack(kafka_bootstrap, fresh_topic_prefix, tmp_path):
     """One isolated deployment (app id, topics); workers started through it are stopped at the end."""
@@ -81,3 +85,8 @@ def stack(kafka_bootstrap, fresh_topic_prefix, tmp_path):
     yield Stack
     for w in workers:
         w.kill()
+    # Whatever the test asserted: a worker that ended by a crash signal (not by the SIGKILL above,
+    # nor by its own exit) is a bug, as a segfault while stopping was.
+    crashed = [(w.log_path.name, w.proc.returncode) for w in workers
+               if w.proc is not None and w.proc.returncode in CRASH_CODES]
+    assert not crashed, f"worker(s) crashed: {crashed}"
