@@ -67,10 +67,10 @@ def test_broker_bench_reports_its_figures_and_leaves_the_broker_and_disk_as_it_f
 
 
 def test_without_the_development_sets_the_bench_says_it_measured_the_samples(monkeypatch, tmp_path, capsys):
+    import signal
+
     from streams import bench
     from streams.config import Settings
-
-    import signal
 
     monkeypatch.setattr(signal, "signal", lambda *args: None)   # run_bench's SIGTERM handler is for its process
     monkeypatch.setattr(bench, "DEV_DATA", tmp_path / "no-such-dir")
