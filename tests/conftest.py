@@ -66,9 +66,19 @@ def fresh_topic_prefix() -> str:
 CRASH_CODES = {-signal.SIGSEGV, -signal.SIGABRT, -signal.SIGBUS, -signal.SIGFPE, -signal.SIGILL}
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    # Each phase's report on the test item, so a fixture's teardown can see whether the test failed.
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
 @pytest.fixture
-def stack(kafka_bootstrap, fresh_topic_prefix, tmp_path):
-    """One isolated deployment (app id, topics); workers started through it are stopped at the end."""
+def stack(request, kafka_bootstrap, fresh_topic_prefix, tmp_path):
+    """One isolated deployment (app id, topics); workers started through it are stopped at the end.
+    When the test failed, the end of each worker's log is printed (pytest shows it with the failure:
+    a CI run leaves nothing else behind)."""
     env = stack_env(kafka_bootstrap, fresh_topic_prefix)
     workers: list[Worker] = []
 
@@ -85,6 +95,11 @@ def stack(kafka_bootstrap, fresh_topic_prefix, tmp_path):
     yield Stack
     for w in workers:
         w.kill()
+    call = getattr(request.node, "report_call", None)
+    if call is None or call.failed:
+        for w in workers:
+            print(f"--- the last lines of {w.log_path.name} (exit {w.proc.returncode if w.proc else None})")
+            print(w.log_tail(40))
     # Whatever the test asserted: a worker that ended by a crash signal (not by the SIGKILL above,
     # nor by its own exit) is a bug, as a segfault while stopping was.
     crashed = [(w.log_path.name, w.proc.returncode) for w in workers
