@@ -278,6 +278,7 @@ async def drain_in_batches(self: Any, fetcher: Any) -> None:
             if step == SKIP:
                 continue
             if step == REWIND:
+                self.log.info("%s: fetched offset %s, expected %s: seeking back to it", tp, offset, expected)
                 held_back.add(tp)
                 rewound[tp] = expected
                 try:
@@ -287,6 +288,8 @@ async def drain_in_batches(self: Any, fetcher: Any) -> None:
                 set_read_offset(tp, expected)   # seek_wait forgets an expected offset of 0
                 continue
             if step == JUMP:
+                self.log.warning("%s: offsets %s-%s missing again after seeking back to them; taken as "
+                                 "deleted by retention", tp, expected, offset - 1)
                 await self._add_gap(tp, expected, offset - 1)
             if commit_every is not None and self._n_acked >= commit_every:
                 self._n_acked = 0
