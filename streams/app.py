@@ -122,8 +122,9 @@ class RawIntake:
         still in that set when it returns: records of a raw partition paused meanwhile were dropped
         with the client's position past them. The fetch loop sees such a gap at the partition's next
         record (next_step), but at the end of a backlog no record came after them, and they waited
-        unconsumed (tests/test_app.py's backlog test after the rebalance test: 3 runs in 25). With a new set, the fetch
-        in flight keeps the one it started with and hands on every record it got."""
+        unconsumed (tests/test_app.py's backlog test after the rebalance test: 3 runs in 25). With
+        a new set, the fetch in flight keeps the one it started with and hands on every record it
+        got."""
         consumer = self.app.consumer
         active = set(consumer._get_active_partitions())
         if paused:
